@@ -1,0 +1,100 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Model configuration: everything needed to rebuild and preprocess a model.
+
+A ``ModelConfig`` is stored inside every checkpoint, so a checkpoint alone is
+enough to rebuild the network, its bins and its input preprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ANGLE_NAMES = ("yaw", "pitch", "roll")
+BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small")
+REG_LOSSES = ("smooth_l1", "l1", "mse")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture, bin layout, loss weights and preprocessing of a model.
+
+    Angles are in degrees, in the dataset convention of ``ldl_pose_ros.geometry``
+    (300W-LP ``Pose_Para``: yaw > 0 nose towards image-left, pitch > 0 face up,
+    roll > 0 clockwise in the image).  Output order is always (yaw, pitch, roll).
+    """
+
+    backbone: str = "mobilenetv3_small"
+    input_size: int = 112
+    # Bins: edges from bin_min to bin_max in steps of bin_step; predictions are
+    # expectations over the bin centres.
+    bin_min: float = -99.0
+    bin_max: float = 99.0
+    bin_step: float = 3.0
+    # Gaussian label distribution width (degrees).
+    sigma: float = 3.0
+    # Loss weights: KL(label || prediction), regression on the expectation,
+    # hard-bin cross-entropy (Hopenet-style baseline when kl=0, ce>0).
+    kl_weight: float = 1.0
+    reg_weight: float = 0.1
+    ce_weight: float = 0.0
+    # Regression loss on the expected angle (degrees): "smooth_l1" (Huber with
+    # beta = 1 degree), "l1" or "mse".
+    reg_loss: str = "smooth_l1"
+    # Preprocessing: RGB crops, scaled to [0, 1], then (x - mean) / std.
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # Crop convention (see ldl_pose_ros.crop): square box around the face box
+    # centre whose side is max(w, h) * crop_scale, shifted down by
+    # crop_shift_y * side; pixels outside the image are replicated from the edge.
+    crop_scale: float = 1.4
+    crop_shift_y: float = 0.0
+    width_mult: float = 1.0
+    # Free-form provenance: training data, config, commit, metrics.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form of the configuration."""
+        d = asdict(self)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys raise ``ValueError``."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        kw = dict(data)
+        for key in ("mean", "std"):
+            if key in kw:
+                kw[key] = tuple(float(v) for v in kw[key])
+        cfg = cls(**kw)
+        cfg.validate()
+        return cfg
+
+    @property
+    def num_bins(self) -> int:
+        """Number of bins per angle."""
+        return int(round((self.bin_max - self.bin_min) / self.bin_step))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on an inconsistent configuration."""
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.input_size < 32:
+            raise ValueError(f"input_size must be >= 32, got {self.input_size}")
+        if self.bin_step <= 0 or self.bin_max <= self.bin_min:
+            raise ValueError("bins need bin_step > 0 and bin_max > bin_min")
+        span = (self.bin_max - self.bin_min) / self.bin_step
+        if abs(span - round(span)) > 1e-6:
+            raise ValueError("(bin_max - bin_min) must be a multiple of bin_step")
+        if self.sigma <= 0:
+            raise ValueError("sigma must be > 0")
+        if self.reg_loss not in REG_LOSSES:
+            raise ValueError(f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}")
+        if self.width_mult <= 0:
+            raise ValueError("width_mult must be > 0")

@@ -1,0 +1,106 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Bins, Gaussian label distributions and expectation/spread of predictions.
+
+Each angle (yaw, pitch, roll) is discretised into ``cfg.num_bins`` bins of width
+``cfg.bin_step`` covering ``[cfg.bin_min, cfg.bin_max]``.  A training label is a
+Gaussian over the bin centres, centred on the true angle, renormalised over the
+bins that exist (so labels near or beyond the range edges are truncated, not
+wrapped).  A prediction is the expectation of the softmax over the bin centres;
+its standard deviation is the per-angle uncertainty.
+
+The torch functions are used for training and inference; the numpy versions
+(``*_np``) compute the same quantities in float64 and are what the inference
+runner uses, so the torch and ONNX backends share one post-processing path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ldl_pose_ros.model.config import ModelConfig
+
+
+def bin_centers_np(cfg: ModelConfig) -> np.ndarray:
+    """Bin centres in degrees, float64, shape ``(num_bins,)``."""
+    return cfg.bin_min + cfg.bin_step * (np.arange(cfg.num_bins, dtype=np.float64) + 0.5)
+
+
+def bin_centers(cfg: ModelConfig, device: torch.device | str | None = None) -> torch.Tensor:
+    """Bin centres in degrees, float32 tensor of shape ``(num_bins,)``."""
+    return torch.as_tensor(bin_centers_np(cfg), dtype=torch.float32, device=device)
+
+
+def bin_index(angles: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Index of the bin that contains each angle (clamped to the range), int64."""
+    idx = torch.floor((angles - cfg.bin_min) / cfg.bin_step).long()
+    return idx.clamp_(0, cfg.num_bins - 1)
+
+
+def gaussian_labels(angles: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian label distributions over the bins.
+
+    Args:
+        angles: ``(B, 3)`` true angles in degrees.
+        centers: ``(num_bins,)`` bin centres in degrees.
+        sigma: standard deviation of the Gaussian in degrees.
+
+    Returns:
+        ``(B, 3, num_bins)`` float32, each row summing to 1.  The Gaussian is
+        evaluated at the bin centres and renormalised over the existing bins
+        (computed as a softmax, so angles far outside the range still give a
+        valid distribution concentrated on the nearest edge bin).
+    """
+    if sigma <= 0:
+        raise ValueError("sigma must be > 0")
+    a = angles.to(torch.float32).unsqueeze(-1)
+    c = centers.to(device=a.device, dtype=torch.float32)
+    logits = -0.5 * ((c - a) / float(sigma)) ** 2
+    return torch.softmax(logits, dim=-1)
+
+
+def gaussian_labels_np(angles: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:
+    """Numpy (float64) version of :func:`gaussian_labels`, shape ``angles.shape + (nb,)``."""
+    if sigma <= 0:
+        raise ValueError("sigma must be > 0")
+    a = np.asarray(angles, dtype=np.float64)[..., None]
+    logits = -0.5 * ((np.asarray(centers, dtype=np.float64) - a) / float(sigma)) ** 2
+    logits -= logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def expectation_and_std(
+    probs: torch.Tensor, centers: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected angle and standard deviation of distributions over the bins.
+
+    Args:
+        probs: ``(..., num_bins)`` non-negative, summing to 1 over the last axis.
+        centers: ``(num_bins,)`` bin centres in degrees.
+
+    Returns:
+        ``(mean, std)``, each of shape ``probs.shape[:-1]``, degrees.
+    """
+    c = centers.to(device=probs.device, dtype=probs.dtype)
+    mean = (probs * c).sum(dim=-1)
+    var = (probs * (c - mean.unsqueeze(-1)) ** 2).sum(dim=-1)
+    return mean, torch.sqrt(var.clamp_min(1e-12))
+
+
+def expectation_and_std_np(probs: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numpy (float64) version of :func:`expectation_and_std`."""
+    p = np.asarray(probs, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
+    mean = (p * c).sum(axis=-1)
+    var = (p * (c - mean[..., None]) ** 2).sum(axis=-1)
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def softmax_np(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax in float64."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
