@@ -27,11 +27,27 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+def box_ios(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller area, of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
+    ix1 = np.maximum(box[0], boxes[:, 0])
+    iy1 = np.maximum(box[1], boxes[:, 1])
+    ix2 = np.minimum(box[2], boxes[:, 2])
+    iy2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(np.minimum(area, areas), 1e-9)
+
+
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, ios_threshold: float | None = None
+) -> np.ndarray:
     """Greedy non-maximum suppression; indices of the kept boxes, best score first.
 
-    Ties in score keep the earlier box (stable order), so callers can give priority
-    to one source of boxes by listing it first.
+    A box is suppressed by a better one when their IoU exceeds ``iou_threshold`` or,
+    if given, their intersection over the smaller box exceeds ``ios_threshold``
+    (removes partial boxes contained in a whole one).  Ties in score keep the earlier
+    box (stable order), so callers can give priority to one source by listing it first.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
@@ -42,5 +58,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         if order.size == 1:
             break
         rest = order[1:]
-        order = rest[box_iou(boxes[i], boxes[rest]) <= iou_threshold]
+        drop = box_iou(boxes[i], boxes[rest]) > iou_threshold
+        if ios_threshold is not None:
+            drop |= box_ios(boxes[i], boxes[rest]) > ios_threshold
+        order = rest[~drop]
     return np.asarray(keep, dtype=np.int64)

@@ -35,15 +35,19 @@ def _cascade_dir() -> Path:
 def _load(path: Path) -> cv2.CascadeClassifier:
     if not path.is_file():
         raise FileNotFoundError(f"Haar cascade file not found: {path}")
-    cascade = cv2.CascadeClassifier(str(path))
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError) as exc:  # OpenCV raises SystemError for a bad XML file
+        raise ValueError(f"cannot load Haar cascade {path}: {exc}") from exc
     if cascade.empty():
         raise ValueError(f"cannot load Haar cascade {path}")
     return cascade
 
 
 class HaarDetector:
-    """Viola-Jones face detector: a frontal cascade plus a profile cascade run on the
-    image and its mirror (the profile cascade knows one facing direction only).
+    """Viola-Jones face detector: frontal cascade plus profile cascade (image and mirror).
+
+    The profile cascade knows one facing direction only, hence the mirrored pass.
 
     Score heuristic (cascades give no probability): with ``n`` the number of merged
     neighbouring raw detections behind a box, ``score = n / (n + half_score_neighbors)``,

@@ -88,7 +88,7 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin = 64
-        for i, (n, width) in enumerate(zip(layers, (64, 128, 256, 512))):
+        for i, (n, width) in enumerate(zip(layers, (64, 128, 256, 512), strict=True)):
             blocks = []
             for j in range(n):
                 stride = 2 if (j == 0 and i > 0) else 1
@@ -105,6 +105,7 @@ class ResNet(nn.Module):
                 nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, 3, S, S)`` images to ``(B, out_features)`` features."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(self.avgpool(x), 1)
@@ -115,7 +116,12 @@ class ResNet(nn.Module):
 
 class _ConvBNAct(nn.Sequential):
     def __init__(
-        self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1,
+        self,
+        cin: int,
+        cout: int,
+        k: int,
+        stride: int = 1,
+        groups: int = 1,
         act: Callable[[], nn.Module] | None = nn.Hardswish,
     ) -> None:
         layers: list[nn.Module] = [
@@ -204,6 +210,7 @@ class MobileNetV3Small(nn.Module):
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, 3, S, S)`` images to ``(B, out_features)`` features."""
         x = torch.flatten(self.avgpool(self.features(x)), 1)
         return self.classifier(x)
 
@@ -265,7 +272,7 @@ def load_pretrained(backbone: nn.Module, path: str | Path, strict: bool = True) 
         k = key
         for prefix in ("module.", "backbone."):
             if k.startswith(prefix):
-                k = k[len(prefix):]
+                k = k[len(prefix) :]
         if k in target:
             if tuple(value.shape) != tuple(target[k].shape):
                 raise ValueError(

@@ -47,8 +47,10 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, dict):
-        return {str(k) if not isinstance(k, (int, str)) else k: _plain(v, f"{where}.{k}")
-                for k, v in value.items()}
+        return {
+            str(k) if not isinstance(k, (int, str)) else k: _plain(v, f"{where}.{k}")
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
@@ -138,9 +140,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{p}: invalid model config: {exc}") from exc
     state = raw.get("state_dict")
-    if not isinstance(state, dict) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{p}: missing or invalid state_dict")
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     for k, v in state.items():
@@ -180,5 +180,5 @@ def load_checkpoint(
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Count the trainable parameters of ``model``."""
     return int(sum(math.prod(p.shape) for p in model.parameters() if p.requires_grad))

@@ -74,7 +74,7 @@ def gaussian_labels_np(angles: np.ndarray, centers: np.ndarray, sigma: float) ->
 def expectation_and_std(
     probs: torch.Tensor, centers: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Expected angle and standard deviation of distributions over the bins.
+    """Compute expected angle and standard deviation of distributions over the bins.
 
     Args:
         probs: ``(..., num_bins)`` non-negative, summing to 1 over the last axis.

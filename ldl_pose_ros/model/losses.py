@@ -41,6 +41,7 @@ class LDLMultiLoss(nn.Module):
     def forward(
         self, logits: torch.Tensor, angles: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Return ``(total, parts)`` for logits ``(B, 3, nb)`` and angles ``(B, 3)`` deg."""
         cfg = self.cfg
         if logits.ndim != 3 or logits.shape[1:] != (3, cfg.num_bins):
             raise ValueError(f"logits must be (B, 3, {cfg.num_bins}), got {tuple(logits.shape)}")

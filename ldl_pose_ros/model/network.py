@@ -32,6 +32,7 @@ class LDLHeadPoseNet(nn.Module):
         self.register_buffer("centers", bin_centers(cfg), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return bin logits ``(B, 3, num_bins)`` (yaw, pitch, roll)."""
         f = self.backbone(x)
         return torch.stack([head(f) for head in self.heads], dim=1)
 
@@ -41,6 +42,6 @@ class LDLHeadPoseNet(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Expected angles and their standard deviations, each ``(B, 3)`` degrees."""
+        """Return expected angles and their standard deviations, each ``(B, 3)`` degrees."""
         probs = self.probabilities(x)
         return expectation_and_std(probs, self.centers.float())

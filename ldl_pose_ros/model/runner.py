@@ -46,10 +46,11 @@ class _ProbabilityModel(nn.Module):
 
 
 def export_onnx(weights: str | Path, out_path: str | Path, opset: int = ONNX_OPSET) -> Path:
-    """Export a checkpoint to ONNX: input ``(N, 3, S, S)`` float32, output
-    ``probs`` ``(N, 3, num_bins)`` float32 (softmax), dynamic batch size.
+    """Export a checkpoint to ONNX with a dynamic batch size.
 
-    The file is written atomically.  Raises :class:`CheckpointError` for bad weights.
+    Input ``input`` ``(N, 3, S, S)`` float32; output ``probs`` ``(N, 3, num_bins)``
+    float32 (the softmax over the bins).  The file is written atomically.
+    Raises :class:`CheckpointError` for bad weights.
     """
     model, cfg = load_checkpoint(weights, "cpu")
     wrapped = _ProbabilityModel(model).eval()
@@ -135,8 +136,9 @@ class PoseNetRunner:
         backend: ``'torch'`` or ``'onnx'``.
         threads: intra-op CPU threads (``None``: library default).  For the
             torch backend this sets the process-wide ``torch.set_num_threads``.
-        providers: ONNX Runtime execution providers to use (``None``: CUDA and
-            TensorRT when available and the device is CUDA, else CPU).
+        providers: ONNX Runtime execution providers to use (``None``: CUDA when
+            the device is CUDA, preceded by TensorRT when the environment sets
+            ``LDL_POSE_ORT_TENSORRT=1``; always CPU last).
 
     Attributes:
         config: the :class:`ModelConfig` stored in the checkpoint.
@@ -182,9 +184,10 @@ class PoseNetRunner:
             if providers is None:
                 providers = []
                 if want_cuda:
-                    for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
-                        if p in available:
-                            providers.append(p)
+                    names = ["CUDAExecutionProvider"]
+                    if os.environ.get("LDL_POSE_ORT_TENSORRT") == "1":
+                        names.insert(0, "TensorrtExecutionProvider")
+                    providers.extend(p for p in names if p in available)
                     if not providers:
                         raise RuntimeError(
                             "device 'cuda' requested but onnxruntime has no CUDA provider "
@@ -200,9 +203,14 @@ class PoseNetRunner:
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(onnx_path), so, providers=providers)
             self.providers = list(self._session.get_providers())
-            self.device = "cuda" if any(
-                p in self.providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-            ) else "cpu"
+            self.device = (
+                "cuda"
+                if any(
+                    p in self.providers
+                    for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+                )
+                else "cpu"
+            )
             self.onnx_path = onnx_path
         self.config: ModelConfig = cfg
         self._centers = bin_centers_np(cfg)

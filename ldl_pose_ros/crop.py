@@ -1,0 +1,139 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The one face-crop convention shared by training and inference.
+
+Coordinates are continuous pixel coordinates: pixel ``(i, j)`` covers
+``[j, j+1) x [i, i+1)``, so a box ``(x1, y1, x2, y2)`` spans ``x2 - x1`` pixels.
+
+Crop box: a square centred on the face-box centre, side ``max(w, h) * scale``,
+moved down by ``shift_y * side``.  The square is resampled to ``size x size``
+(bilinear; area-averaged when shrinking by more than 2x); pixels outside the
+image are replicated from the nearest edge (``cv2.BORDER_REPLICATE``).
+Network input: RGB, scaled to [0, 1], ``(x - mean) / std``, NCHW float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def _scale_shift(cfg_or_params: Any) -> tuple[float, float]:
+    if hasattr(cfg_or_params, "crop_scale"):
+        return float(cfg_or_params.crop_scale), float(cfg_or_params.crop_shift_y)
+    scale, shift_y = cfg_or_params
+    return float(scale), float(shift_y)
+
+
+def crop_boxes(boxes: np.ndarray, cfg_or_params: Any) -> np.ndarray:
+    """Square crop boxes for face boxes.
+
+    Args:
+        boxes: ``(N, 4)`` (or ``(4,)``) face boxes ``x1, y1, x2, y2`` in pixels.
+        cfg_or_params: a ``ModelConfig`` (uses ``crop_scale``, ``crop_shift_y``)
+            or a ``(scale, shift_y)`` pair.
+
+    Returns:
+        ``(N, 4)`` float64 square boxes (same leading shape as ``boxes``).
+    """
+    scale, shift_y = _scale_shift(cfg_or_params)
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.shape[-1] != 4:
+        raise ValueError(f"boxes must be (N, 4), got {b.shape}")
+    cx = 0.5 * (b[..., 0] + b[..., 2])
+    cy = 0.5 * (b[..., 1] + b[..., 3])
+    side = np.maximum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]) * scale
+    cy = cy + shift_y * side
+    half = 0.5 * side
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)
+
+
+def crop_faces(
+    image_rgb: np.ndarray,
+    boxes: np.ndarray,
+    size: int,
+    scale: float = 1.0,
+    shift_y: float = 0.0,
+) -> np.ndarray:
+    """Cut square face crops out of an image.
+
+    Args:
+        image_rgb: ``(H, W, 3)`` uint8 image (channel order is kept as given).
+        boxes: ``(N, 4)`` face boxes ``x1, y1, x2, y2``; they are squared with
+            :func:`crop_boxes` using ``scale`` and ``shift_y``.  Pass
+            ``scale=1, shift_y=0`` to crop already-square boxes as they are.
+        size: output side in pixels.
+        scale: crop side relative to ``max(w, h)`` of the face box.
+        shift_y: downward shift of the crop centre, in units of the crop side.
+
+    Returns:
+        ``(N, size, size, 3)`` uint8.
+    """
+    img = np.asarray(image_rgb)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"image must be HxWx3 uint8, got {img.shape} {img.dtype}")
+    sq = crop_boxes(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), (scale, shift_y))
+    out = np.empty((len(sq), size, size, 3), np.uint8)
+    for i, (x1, y1, x2, _y2) in enumerate(sq):
+        side = x2 - x1
+        if not np.isfinite(side) or side <= 0:
+            raise ValueError(f"degenerate face box {boxes[i]}")
+        # Shrinking by more than 2x: warp to an integer side near the box size
+        # first, then area-average down (avoids aliasing of large faces).
+        inter = int(round(side)) if side > 2 * size else size
+        s = inter / side
+        m = np.array([[s, 0.0, s * (0.5 - x1) - 0.5], [0.0, s, s * (0.5 - y1) - 0.5]], np.float64)
+        crop = cv2.warpAffine(
+            img, m, (inter, inter), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        if inter != size:
+            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        out[i] = crop
+    return out
+
+
+def to_network_input(
+    crops: np.ndarray,
+    mean: tuple[float, float, float] | np.ndarray,
+    std: tuple[float, float, float] | np.ndarray,
+) -> np.ndarray:
+    """``(N, S, S, 3)`` uint8 RGB crops -> ``(N, 3, S, S)`` float32 normalised input."""
+    c = np.asarray(crops)
+    if c.ndim == 3:
+        c = c[None]
+    if c.ndim != 4 or c.shape[-1] != 3:
+        raise ValueError(f"crops must be (N, S, S, 3), got {c.shape}")
+    m = np.asarray(mean, np.float32).reshape(1, 3, 1, 1) * 255.0
+    inv = 1.0 / (np.asarray(std, np.float32).reshape(1, 3, 1, 1) * 255.0)
+    x = c.transpose(0, 3, 1, 2).astype(np.float32)
+    x -= m
+    x *= inv
+    return np.ascontiguousarray(x)
+
+
+def prepare_batch(image_rgb: np.ndarray, boxes: np.ndarray, cfg: Any) -> np.ndarray:
+    """Crop and normalise faces for a model: ``(N, 3, S, S)`` float32 network input.
+
+    Uses ``cfg.input_size``, ``cfg.crop_scale``, ``cfg.crop_shift_y``, ``cfg.mean``
+    and ``cfg.std`` (a ``ModelConfig``), so training and inference match.
+    """
+    crops = crop_faces(image_rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
+    return to_network_input(crops, cfg.mean, cfg.std)
+
+
+def flip_boxes(boxes: np.ndarray, image_width: int | float) -> np.ndarray:
+    """Boxes of the horizontally flipped image: ``x1' = W - x2``, ``x2' = W - x1``."""
+    b = np.array(boxes, dtype=np.float64, copy=True)
+    x1 = b[..., 0].copy()
+    b[..., 0] = image_width - b[..., 2]
+    b[..., 2] = image_width - x1
+    return b
+
+
+def flip_points(points: np.ndarray, image_width: int | float) -> np.ndarray:
+    """``(..., 2)`` points of the horizontally flipped image: ``x' = W - x``."""
+    p = np.array(points, dtype=np.float64, copy=True)
+    p[..., 0] = image_width - p[..., 0]
+    return p

@@ -1,0 +1,319 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Image -> faces with yaw/pitch/roll, per-angle std, box and score (no ROS imports).
+
+Pipeline per frame: colour conversion and checks -> face detection (or given boxes)
+-> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.crop``,
+the convention stored in the checkpoint) -> ONE network batch with every face of the
+frame -> rotations and quaternions (``ldl_pose_ros.geometry``).  Preprocessing is
+deterministic: the same image and boxes always give the same network input.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ldl_pose_ros import geometry
+from ldl_pose_ros.crop import crop_faces, to_network_input
+from ldl_pose_ros.detection import FaceDetector, create_detector
+from ldl_pose_ros.detection.base import Detection
+from ldl_pose_ros.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
+from ldl_pose_ros.model.checkpoint import CheckpointError
+from ldl_pose_ros.model.config import ModelConfig
+from ldl_pose_ros.model.runner import PoseNetRunner
+from ldl_pose_ros.pose_types import FacePose
+from ldl_pose_ros.resources import DEFAULT_WEIGHTS
+
+
+@dataclass
+class StageTiming:
+    """Wall-clock milliseconds of each stage of one :meth:`HeadPoseEstimator.estimate` call.
+
+    ``decode_ms`` covers the input checks and colour conversion done by the
+    estimator; callers that decode files or messages may add their own time to it.
+    """
+
+    decode_ms: float = 0.0
+    detect_ms: float = 0.0
+    crop_ms: float = 0.0
+    network_ms: float = 0.0
+    post_ms: float = 0.0
+    faces: int = 0
+
+    @property
+    def total_ms(self) -> float:
+        """Sum of all stages."""
+        return self.decode_ms + self.detect_ms + self.crop_ms + self.network_ms + self.post_ms
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict including ``total_ms``."""
+        d = asdict(self)
+        d["total_ms"] = self.total_ms
+        return d
+
+
+def as_boxes(boxes: Any) -> np.ndarray:
+    """Validate face boxes: ``(N, 4)`` finite float64 x1, y1, x2, y2 with x2 > x1, y2 > y1."""
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.size == 0:
+        return np.zeros((0, 4))
+    if b.ndim == 1 and b.shape[0] == 4:
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4) as x1, y1, x2, y2; got {b.shape}")
+    if not np.isfinite(b).all():
+        raise ValueError("boxes contain NaN or infinite values")
+    bad = (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
+    if bad.any():
+        raise ValueError(
+            f"boxes need x2 > x1 and y2 > y1; bad rows: {np.flatnonzero(bad).tolist()}"
+        )
+    return b
+
+
+class HeadPoseEstimator:
+    """Detect every face of an image and estimate its head pose with the LDL network.
+
+    Args:
+        weights: checkpoint file (``None``: the shipped ``resources.DEFAULT_WEIGHTS``).
+        device: ``'auto'`` (CUDA when available), ``'cpu'`` or ``'cuda'``; fp16 on CUDA.
+        backend: ``'torch'`` or ``'onnx'`` (ONNX Runtime).
+        detector: a backend name for :func:`ldl_pose_ros.detection.create_detector`
+            (``'mediapipe'``, ``'yunet'``, ``'haar'``), a ready :class:`FaceDetector`,
+            or ``None`` to work only on given boxes.
+        detector_model: model file for the ``yunet`` / ``haar`` detectors.
+        score_threshold: minimum detector score.
+        max_faces: keep at most this many faces per frame, best scores first
+            (``None``: no limit).  Not applied to given boxes.
+        min_face_size: drop detections whose shorter box side is below this (pixels).
+        threads: CPU threads for the network (``None``: library default).
+        max_megapixels: reject larger images (``None``: no limit).
+        detector_options: extra keyword arguments for the detector backend
+            (e.g. ``{'tiles': 2}`` for mediapipe).
+
+    Raises ``CheckpointError`` (a ``ValueError``) for missing or corrupt weights and
+    the errors of :func:`create_detector` for a bad detector choice.
+
+    Thread safety: :meth:`estimate` may be called from one thread at a time per
+    instance (``last_timing`` is per instance; the detectors hold their own locks).
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        backend: str = "torch",
+        detector: str | FaceDetector | None = "mediapipe",
+        detector_model: str | os.PathLike[str] | None = None,
+        score_threshold: float = 0.5,
+        max_faces: int | None = 20,
+        min_face_size: float = 20,
+        threads: int | None = None,
+        max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
+        detector_options: dict[str, Any] | None = None,
+    ) -> None:
+        if max_faces is not None and max_faces < 1:
+            raise ValueError(f"max_faces must be >= 1 or None, got {max_faces}")
+        if min_face_size < 0:
+            raise ValueError(f"min_face_size must be >= 0, got {min_face_size}")
+        if not 0.0 <= score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
+        if weights is None:
+            weights = DEFAULT_WEIGHTS
+            if not Path(weights).is_file():
+                raise CheckpointError(
+                    f"no default weights at {weights}: train a model (training/) or pass "
+                    "weights=<checkpoint file>"
+                )
+        self.weights = Path(weights)
+        self.runner = PoseNetRunner(self.weights, device=device, backend=backend, threads=threads)
+        self.config: ModelConfig = self.runner.config
+        if isinstance(detector, str):
+            self.detector: FaceDetector | None = create_detector(
+                detector, detector_model, score_threshold, **(detector_options or {})
+            )
+        else:
+            if detector_model is not None or detector_options:
+                raise ValueError("detector_model/detector_options need a detector backend name")
+            self.detector = detector
+        self.score_threshold = float(score_threshold)
+        self.max_faces = max_faces
+        self.min_face_size = float(min_face_size)
+        self.max_megapixels = max_megapixels
+        self.last_timing = StageTiming()
+
+    @property
+    def device(self) -> str:
+        """Device the network runs on (``'cpu'`` or ``'cuda'``)."""
+        return self.runner.device
+
+    @property
+    def backend(self) -> str:
+        """Network backend (``'torch'`` or ``'onnx'``)."""
+        return self.runner.backend
+
+    # -- public API ---------------------------------------------------------------------
+
+    def estimate(self, image: np.ndarray, color: str = "bgr", boxes: Any = None) -> list[FacePose]:
+        """Head poses of the faces in ``image``, best detector score first.
+
+        Args:
+            image: uint8 ``(H, W, 3)`` (``color`` order), ``(H, W, 4)`` (BGRA/RGBA) or
+                ``(H, W)`` grey.
+            color: ``'bgr'`` (OpenCV, ROS ``bgr8``) or ``'rgb'``.
+            boxes: optional ``(N, 4)`` face boxes in pixels used instead of the detector
+                (scores 1.0, no filtering, order kept).
+
+        Raises:
+            ImageError: unusable image (see ``ldl_pose_ros.imaging.check_image``).
+            ValueError: bad boxes, or no boxes and no detector.
+        """
+        return self.estimate_timed(image, color, boxes)[0]
+
+    def estimate_timed(
+        self, image: np.ndarray, color: str = "bgr", boxes: Any = None
+    ) -> tuple[list[FacePose], StageTiming]:
+        """Like :meth:`estimate`, also returning the per-stage timing (also in ``last_timing``)."""
+        timing = StageTiming()
+        t0 = time.perf_counter()
+        rgb = to_rgb(image, color, self.max_megapixels)
+        t1 = time.perf_counter()
+        timing.decode_ms = (t1 - t0) * 1e3
+        if boxes is None:
+            dets = self.detect(rgb)
+            timing.detect_ms = (time.perf_counter() - t1) * 1e3
+            if dets:
+                box_arr = np.stack([d.box for d in dets])
+                scores = np.array([d.score for d in dets])
+                landmarks = [d.landmarks for d in dets]
+            else:
+                box_arr, scores, landmarks = np.zeros((0, 4)), np.zeros(0), None
+        else:
+            box_arr, scores, landmarks = as_boxes(boxes), None, None
+        poses = self._estimate_rgb(rgb, box_arr, scores, landmarks, timing)
+        self.last_timing = timing
+        return poses, timing
+
+    def estimate_boxes(
+        self,
+        image: np.ndarray,
+        boxes: Any,
+        scores: Any = None,
+        landmarks: list[np.ndarray | None] | None = None,
+        color: str = "bgr",
+    ) -> list[FacePose]:
+        """Head poses for given face boxes (no detection, no filtering; order kept).
+
+        For evaluation and bag tools.  ``scores`` (default 1.0) and ``landmarks`` are
+        copied into the results.  Timing goes to ``last_timing``.
+        """
+        timing = StageTiming()
+        t0 = time.perf_counter()
+        rgb = to_rgb(image, color, self.max_megapixels)
+        timing.decode_ms = (time.perf_counter() - t0) * 1e3
+        b = as_boxes(boxes)
+        sc = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        if sc is not None and len(sc) != len(b):
+            raise ValueError(f"got {len(sc)} scores for {len(b)} boxes")
+        if landmarks is not None and len(landmarks) != len(b):
+            raise ValueError(f"got {len(landmarks)} landmark sets for {len(b)} boxes")
+        poses = self._estimate_rgb(rgb, b, sc, landmarks, timing)
+        self.last_timing = timing
+        return poses
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        """Run the detector on an RGB uint8 image and apply the score/size/count filters."""
+        if self.detector is None:
+            raise ValueError("this estimator has no face detector: pass boxes")
+        dets = [
+            d
+            for d in self.detector.detect(image_rgb)
+            if d.score >= self.score_threshold
+            and min(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= self.min_face_size
+        ]
+        dets.sort(key=lambda d: -d.score)
+        if self.max_faces is not None:
+            dets = dets[: self.max_faces]
+        return dets
+
+    def crops(self, image_rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """``(N, S, S, 3)`` uint8 RGB network crops of the boxes (checkpoint's crop convention)."""
+        cfg = self.config
+        return crop_faces(
+            image_rgb, as_boxes(boxes), cfg.input_size, cfg.crop_scale, cfg.crop_shift_y
+        )
+
+    def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Angles and stds ``(N, 3)`` degrees (yaw, pitch, roll) for uint8 RGB crops, one batch."""
+        c = np.asarray(crops)
+        if c.ndim == 4 and c.shape[0] == 0:
+            return np.zeros((0, 3)), np.zeros((0, 3))
+        s = self.config.input_size
+        if c.ndim != 4 or c.shape[1:] != (s, s, 3) or c.dtype != np.uint8:
+            raise ValueError(f"crops must be (N, {s}, {s}, 3) uint8, got {c.shape} {c.dtype}")
+        return self.runner.predict(to_network_input(c, self.config.mean, self.config.std))
+
+    def close(self) -> None:
+        """Release the detector's resources."""
+        close = getattr(self.detector, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> HeadPoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _estimate_rgb(
+        self,
+        rgb: np.ndarray,
+        boxes: np.ndarray,
+        scores: np.ndarray | None,
+        landmarks: list[np.ndarray | None] | None,
+        timing: StageTiming,
+    ) -> list[FacePose]:
+        n = len(boxes)
+        timing.faces = n
+        if n == 0:
+            return []
+        t0 = time.perf_counter()
+        cfg = self.config
+        crops = crop_faces(rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
+        batch = to_network_input(crops, cfg.mean, cfg.std)
+        t1 = time.perf_counter()
+        angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
+        t2 = time.perf_counter()
+        quats = geometry.matrix_to_quaternion(
+            geometry.face_rotation_in_optical(angles[:, 0], angles[:, 1], angles[:, 2])
+        )
+        if scores is None:
+            scores = np.ones(n)
+        poses = [
+            FacePose(
+                box=boxes[i].copy(),
+                score=float(scores[i]),
+                yaw=float(angles[i, 0]),
+                pitch=float(angles[i, 1]),
+                roll=float(angles[i, 2]),
+                yaw_std=float(stds[i, 0]),
+                pitch_std=float(stds[i, 1]),
+                roll_std=float(stds[i, 2]),
+                quaternion=quats[i],
+                landmarks=None if landmarks is None else landmarks[i],
+            )
+            for i in range(n)
+        ]
+        t3 = time.perf_counter()
+        timing.crop_ms = (t1 - t0) * 1e3
+        timing.network_ms = (t2 - t1) * 1e3
+        timing.post_ms = (t3 - t2) * 1e3
+        return poses

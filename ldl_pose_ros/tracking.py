@@ -1,0 +1,376 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Stable face IDs across frames and One-Euro smoothing of rotation and position.
+
+Shared by the ROS node and the bag tools, so both give the same IDs and the
+same smoothed poses for the same frames.  No ROS imports.
+
+Tracks
+    Each frame's faces are matched to the live tracks by a one-to-one assignment
+    (Hungarian, ``scipy.optimize.linear_sum_assignment``; greedy when SciPy is
+    missing) on the cost ``(1 - IoU) + d``, ``d`` being the distance between box
+    centres in units of the track's box size (``max(w, h)``).  A pair may only
+    match when ``IoU >= iou_threshold`` or ``d <= max_center_dist``.  Unmatched
+    faces start new tentative tracks with fresh IDs (0, 1, 2, ... never reused
+    until :meth:`FaceTracker.reset`).  A track is *confirmed* once it has been
+    seen in ``confirm_frames`` frames and stays confirmed while it lives.  A
+    confirmed track is deleted after ``max_misses`` consecutive frames without
+    a match; a tentative one at its first miss.  State is therefore bounded
+    by the faces currently in view.
+
+Smoothing (One-Euro filter, Casiez et al. 2012)
+    Position: the classic One-Euro filter on the 3-vector, with the speed
+    ``|dp/dt|`` (m/s) driving the adaptive cutoff.  Rotation: the same filter
+    on the rotation group: the speed is the angle of the rotation between the
+    new measurement and the filtered value divided by ``dt`` (rad/s, after
+    aligning quaternion hemispheres) and the filtered value moves towards the
+    measurement by spherical linear interpolation with the One-Euro weight,
+    so the result is always a unit quaternion.  Cutoffs are in Hz.
+
+Time
+    ``dt`` comes from the frames' stamps.  A stamp that is not newer than the
+    previous one (``dt <= 0``: duplicate or reordered frame) leaves the filters
+    unchanged (the held value is returned); a gap longer than ``reset_gap_s``
+    restarts a filter at the measurement; a jump backwards by more than
+    ``reset_gap_s`` (bag loop, simulated clock reset) clears all tracks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ldl_pose_ros.pose_types import FacePose
+
+_INVALID = 1e6
+
+
+def _alpha(cutoff_hz: float, dt: float) -> float:
+    """Smoothing factor of a first-order low-pass filter at ``cutoff_hz`` for step ``dt``."""
+    tau = 1.0 / (2.0 * math.pi * cutoff_hz)
+    return 1.0 / (1.0 + tau / dt)
+
+
+def _normalize_quat(q: np.ndarray) -> np.ndarray:
+    q = np.asarray(q, dtype=np.float64).reshape(4)
+    n = float(np.linalg.norm(q))
+    if not math.isfinite(n) or n < 1e-12:
+        raise ValueError(f"invalid quaternion {q}")
+    return q / n
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between unit quaternions ``(x, y, z, w)`` along the short arc."""
+    q0 = _normalize_quat(q0)
+    q1 = _normalize_quat(q1)
+    d = float(np.dot(q0, q1))
+    if d < 0.0:
+        q1, d = -q1, -d
+    if d > 0.9995:
+        return _normalize_quat(q0 + t * (q1 - q0))
+    theta = math.acos(min(d, 1.0))
+    s = math.sin(theta)
+    return (math.sin((1.0 - t) * theta) * q0 + math.sin(t * theta) * q1) / s
+
+
+def quat_angle(q0: np.ndarray, q1: np.ndarray) -> float:
+    """Angle (radians, in [0, pi]) of the rotation between two unit quaternions."""
+    d = abs(float(np.dot(_normalize_quat(q0), _normalize_quat(q1))))
+    return 2.0 * math.acos(min(d, 1.0))
+
+
+@dataclass(frozen=True)
+class OneEuroParams:
+    """One-Euro filter parameters: ``min_cutoff`` and ``d_cutoff`` in Hz, ``beta`` in 1/unit."""
+
+    min_cutoff: float = 1.0
+    beta: float = 0.0
+    d_cutoff: float = 1.0
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for non-positive cutoffs or a negative beta."""
+        if not (self.min_cutoff > 0 and self.d_cutoff > 0):
+            raise ValueError("One-Euro cutoffs must be > 0")
+        if not self.beta >= 0:
+            raise ValueError("One-Euro beta must be >= 0")
+
+
+class OneEuroVector:
+    """One-Euro filter of a vector; the adaptive cutoff follows the norm of its speed."""
+
+    def __init__(self, params: OneEuroParams, reset_gap_s: float = 1.0) -> None:
+        params.validate()
+        self.params = params
+        self.reset_gap_s = reset_gap_s
+        self.value: np.ndarray | None = None
+        self.speed = 0.0
+        self.stamp = 0.0
+
+    def __call__(self, x: np.ndarray, stamp_s: float) -> np.ndarray:
+        """Filter measurement ``x`` taken at ``stamp_s`` and return the filtered value."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.value is None or stamp_s - self.stamp > self.reset_gap_s:
+            self.value, self.speed, self.stamp = x.copy(), 0.0, stamp_s
+            return self.value.copy()
+        dt = stamp_s - self.stamp
+        if not dt > 0.0:
+            return self.value.copy()
+        p = self.params
+        speed = float(np.linalg.norm(x - self.value)) / dt
+        self.speed += _alpha(p.d_cutoff, dt) * (speed - self.speed)
+        a = _alpha(p.min_cutoff + p.beta * self.speed, dt)
+        self.value = self.value + a * (x - self.value)
+        self.stamp = stamp_s
+        return self.value.copy()
+
+
+class OneEuroRotation:
+    """One-Euro filter on unit quaternions ``(x, y, z, w)`` (slerp towards the measurement)."""
+
+    def __init__(self, params: OneEuroParams, reset_gap_s: float = 1.0) -> None:
+        params.validate()
+        self.params = params
+        self.reset_gap_s = reset_gap_s
+        self.value: np.ndarray | None = None
+        self.speed = 0.0
+        self.stamp = 0.0
+
+    def __call__(self, q: np.ndarray, stamp_s: float) -> np.ndarray:
+        """Filter quaternion ``q`` taken at ``stamp_s`` and return the filtered unit quaternion."""
+        q = _normalize_quat(q)
+        if self.value is None or stamp_s - self.stamp > self.reset_gap_s:
+            self.value, self.speed, self.stamp = q, 0.0, stamp_s
+            return q.copy()
+        dt = stamp_s - self.stamp
+        if not dt > 0.0:
+            return self.value.copy()
+        if float(np.dot(q, self.value)) < 0.0:
+            q = -q
+        p = self.params
+        speed = quat_angle(self.value, q) / dt
+        self.speed += _alpha(p.d_cutoff, dt) * (speed - self.speed)
+        a = _alpha(p.min_cutoff + p.beta * self.speed, dt)
+        self.value = slerp(self.value, q, a)
+        self.stamp = stamp_s
+        return self.value.copy()
+
+
+@dataclass
+class TrackedFace:
+    """A face of the current frame with its track.
+
+    ``quaternion`` ``(x, y, z, w)`` and ``position`` (metres, or None when no
+    position was given) are smoothed when smoothing is on, else the measurement.
+    ``age`` counts frames since the track started (0 on its first frame),
+    ``hits`` the frames it was matched in.
+    """
+
+    track_id: int
+    face: FacePose
+    quaternion: np.ndarray
+    position: np.ndarray | None
+    confirmed: bool
+    age: int
+    hits: int
+
+
+class _Track:
+    def __init__(self, track_id: int, box: np.ndarray, rot: OneEuroParams, pos: OneEuroParams,
+                 reset_gap_s: float) -> None:
+        self.track_id = track_id
+        self.box = box
+        self.hits = 0
+        self.misses = 0
+        self.age = -1
+        self.confirmed = False
+        self.rot_filter = OneEuroRotation(rot, reset_gap_s)
+        self.pos_filter = OneEuroVector(pos, reset_gap_s)
+
+
+def _box_array(box: np.ndarray) -> np.ndarray:
+    b = np.asarray(box, dtype=np.float64).reshape(-1)[:4]
+    if b.shape != (4,) or not np.all(np.isfinite(b)):
+        raise ValueError(f"invalid face box {box!r}")
+    return b
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes ``a`` (N, 4) and ``b`` (M, 4) given as x1, y1, x2, y2."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one assignment, dropping pairs with an invalid cost."""
+    if cost.size == 0:
+        return []
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError:  # greedy fallback
+        pairs = []
+        order = np.dstack(np.unravel_index(np.argsort(cost, axis=None), cost.shape))[0]
+        used_r: set[int] = set()
+        used_c: set[int] = set()
+        for r, c in order:
+            if cost[r, c] >= _INVALID:
+                break
+            if r not in used_r and c not in used_c:
+                used_r.add(int(r))
+                used_c.add(int(c))
+                pairs.append((int(r), int(c)))
+        return pairs
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INVALID]
+
+
+class FaceTracker:
+    """Assigns stable IDs to faces over frames and smooths their rotation and position.
+
+    With ``tracking=False`` every frame stands alone: IDs are the faces' indices
+    in the frame, every face is confirmed and nothing is smoothed.  With
+    ``smoothing=False`` tracks keep their IDs but poses are passed through.
+    """
+
+    def __init__(
+        self,
+        iou_threshold: float = 0.3,
+        max_center_dist: float = 0.5,
+        confirm_frames: int = 2,
+        max_misses: int = 5,
+        tracking: bool = True,
+        smoothing: bool = True,
+        rotation_min_cutoff: float = 1.0,
+        rotation_beta: float = 0.5,
+        position_min_cutoff: float = 1.0,
+        position_beta: float = 1.0,
+        d_cutoff: float = 1.0,
+        reset_gap_s: float = 1.0,
+    ) -> None:
+        if not 0.0 <= iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+        if not max_center_dist >= 0.0:
+            raise ValueError(f"max_center_dist must be >= 0, got {max_center_dist}")
+        if confirm_frames < 1:
+            raise ValueError(f"confirm_frames must be >= 1, got {confirm_frames}")
+        if max_misses < 1:
+            raise ValueError(f"max_misses must be >= 1, got {max_misses}")
+        if not reset_gap_s > 0.0:
+            raise ValueError(f"reset_gap_s must be > 0, got {reset_gap_s}")
+        self.iou_threshold = float(iou_threshold)
+        self.max_center_dist = float(max_center_dist)
+        self.confirm_frames = int(confirm_frames)
+        self.max_misses = int(max_misses)
+        self.tracking = bool(tracking)
+        self.smoothing = bool(smoothing)
+        self.rotation_params = OneEuroParams(rotation_min_cutoff, rotation_beta, d_cutoff)
+        self.position_params = OneEuroParams(position_min_cutoff, position_beta, d_cutoff)
+        self.rotation_params.validate()
+        self.position_params.validate()
+        self.reset_gap_s = float(reset_gap_s)
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._last_stamp: float | None = None
+
+    @property
+    def num_tracks(self) -> int:
+        """Number of live tracks (tentative and confirmed)."""
+        return len(self._tracks)
+
+    def reset(self) -> None:
+        """Forget all tracks; IDs start again at 0."""
+        self._tracks = []
+        self._next_id = 0
+        self._last_stamp = None
+
+    def _cost(self, boxes: np.ndarray) -> np.ndarray:
+        tb = np.array([t.box for t in self._tracks]).reshape(-1, 4)
+        iou = iou_matrix(tb, boxes)
+        tc = 0.5 * (tb[:, :2] + tb[:, 2:])
+        dc = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+        size = np.maximum(np.maximum(tb[:, 2] - tb[:, 0], tb[:, 3] - tb[:, 1]), 1e-6)
+        dist = np.linalg.norm(tc[:, None, :] - dc[None, :, :], axis=2) / size[:, None]
+        ok = (iou >= self.iou_threshold) | (dist <= self.max_center_dist)
+        if self.iou_threshold <= 0.0:
+            ok &= iou > 0.0
+        return np.where(ok, (1.0 - iou) + dist, _INVALID)
+
+    def update(
+        self,
+        faces: list[FacePose],
+        stamp_s: float,
+        positions: list[np.ndarray] | None = None,
+    ) -> list[TrackedFace]:
+        """Track the faces of one frame taken at ``stamp_s`` (seconds).
+
+        ``positions`` (optional, one (3,) array per face, metres) are smoothed
+        alongside the rotations.  Returns one :class:`TrackedFace` per input
+        face, in the input order.
+        """
+        if positions is not None and len(positions) != len(faces):
+            raise ValueError(f"{len(positions)} positions for {len(faces)} faces")
+        stamp_s = float(stamp_s)
+        pos_in = [None if p is None else np.asarray(p, dtype=np.float64).reshape(3)
+                  for p in (positions if positions is not None else [None] * len(faces))]
+        if not self.tracking:
+            return [
+                TrackedFace(i, f, _normalize_quat(f.quaternion), pos_in[i], True, 0, 1)
+                for i, f in enumerate(faces)
+            ]
+        if self._last_stamp is not None and stamp_s < self._last_stamp - self.reset_gap_s:
+            self._tracks = []  # the clock jumped back: old tracks are from the "future"
+            self._last_stamp = stamp_s
+        elif self._last_stamp is None or stamp_s > self._last_stamp:
+            self._last_stamp = stamp_s
+        boxes = np.array([_box_array(f.box) for f in faces]).reshape(-1, 4)
+        pairs = _assign(self._cost(boxes)) if self._tracks and len(faces) else []
+        track_of = {c: r for r, c in pairs}
+        matched_tracks = {r for r, _ in pairs}
+
+        survivors: list[_Track] = []
+        for i, t in enumerate(self._tracks):
+            if i in matched_tracks:
+                survivors.append(t)
+                continue
+            t.misses += 1
+            t.age += 1
+            if t.confirmed and t.misses < self.max_misses:
+                survivors.append(t)
+        tracks_for_face: list[_Track] = []
+        for j in range(len(faces)):
+            if j in track_of:
+                tracks_for_face.append(self._tracks[track_of[j]])
+            else:
+                t = _Track(self._next_id, boxes[j], self.rotation_params, self.position_params,
+                           self.reset_gap_s)
+                self._next_id += 1
+                survivors.append(t)
+                tracks_for_face.append(t)
+        self._tracks = survivors
+
+        out = []
+        for j, (face, t) in enumerate(zip(faces, tracks_for_face, strict=True)):
+            t.box = boxes[j]
+            t.hits += 1
+            t.misses = 0
+            t.age += 1
+            if t.hits >= self.confirm_frames:
+                t.confirmed = True
+            q = _normalize_quat(face.quaternion)
+            p = pos_in[j]
+            if self.smoothing:
+                q = t.rot_filter(q, stamp_s)
+                if p is not None:
+                    p = t.pos_filter(p, stamp_s)
+            out.append(TrackedFace(t.track_id, face, q, p, t.confirmed, t.age, t.hits))
+        return out

@@ -1,0 +1,100 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Torch ``Dataset``: load, (augment,) crop with the shared convention, normalise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ldl_pose_ros.crop import crop_faces, to_network_input
+from ldl_pose_ros.imaging import load_image, to_rgb
+from ldl_pose_ros.model.config import ModelConfig
+from training.augment import AugmentConfig, augment_geometry, augment_photometric
+from training.datasets.base import Sample, loose_box
+
+
+def load_rgb(image: str | np.ndarray) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB image from a path (any format) or an RGB array."""
+    if isinstance(image, np.ndarray):
+        return to_rgb(image, color="rgb", max_megapixels=None)
+    return cv2.cvtColor(load_image(image, max_megapixels=None), cv2.COLOR_BGR2RGB)
+
+
+class PoseDataset(Dataset):
+    """Face crops and labels for training or evaluation.
+
+    Each item is ``(x, angles, mask, weight)``: ``x`` the ``(3, S, S)`` float32
+    network input (``ldl_pose_ros.crop``: ``crop_faces`` with ``cfg.crop_scale``
+    and ``cfg.crop_shift_y``, then ``to_network_input`` with ``cfg.mean/std``),
+    ``angles`` ``(3,)`` degrees, ``mask`` ``(3,)`` (1 = labelled) and ``weight``
+    (scalar).  With ``augment`` set, samples with a ``landmark_box`` and
+    ``margin_range`` get a freshly drawn loose margin, then the geometric and
+    photometric augmentations of :mod:`training.augment`.
+
+    Randomness is a function of ``(seed, epoch, index)`` (call :meth:`set_epoch`),
+    so runs and resumed runs are reproducible with any number of workers.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        cfg: ModelConfig,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+        cache_images: bool = False,
+    ) -> None:
+        self.samples = list(samples)
+        self.cfg = cfg
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.cache_images = cache_images
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch``."""
+        self.epoch = int(epoch)
+
+    def _image(self, index: int) -> np.ndarray:
+        if self.cache_images and index in self._cache:
+            return self._cache[index]
+        img = load_rgb(self.samples[index].image)
+        if self.cache_images:
+            self._cache[index] = img
+        return img
+
+    def crop(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The uint8 RGB crop ``(S, S, 3)``, the (augmented) angles and the mask of a sample."""
+        s = self.samples[index]
+        image = self._image(index)
+        box, angles, mask = s.box.copy(), s.angles.copy(), s.mask.copy()
+        rng = None
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            if s.landmark_box is not None and s.margin_range is not None:
+                box = loose_box(s.landmark_box, rng.uniform(*s.margin_range))
+            image, box, angles = augment_geometry(image, box, angles, mask, self.augment, rng)
+        crop = crop_faces(
+            image, box[None], self.cfg.input_size, self.cfg.crop_scale, self.cfg.crop_shift_y
+        )[0]
+        if self.augment is not None and rng is not None:
+            crop = augment_photometric(crop, self.augment, rng)
+        return crop, angles, mask
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        crop, angles, mask = self.crop(index)
+        x = to_network_input(crop[None], self.cfg.mean, self.cfg.std)[0]
+        return (
+            torch.from_numpy(x),
+            torch.as_tensor(angles, dtype=torch.float32),
+            torch.as_tensor(mask, dtype=torch.float32),
+            torch.tensor(float(self.samples[index].weight), dtype=torch.float32),
+        )
