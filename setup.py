@@ -13,7 +13,10 @@ setup(
     version="0.1.0",
     packages=find_packages(include=[package_name, f"{package_name}.*"]),
     package_data={
-        package_name: ["data/*.jpg", "data/*.md", "weights/*.ckpt", "weights/*.json", "weights/*.md"],
+        package_name: [
+            "data/*.jpg", "data/*.md", "data/*.mcap",
+            "weights/*.ckpt", "weights/*.json", "weights/*.md",
+        ],
     },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),

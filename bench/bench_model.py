@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     header = (
-        f"{'backbone':<18}{'size':>5}{'batch':>6}  {'backend':<6}{'device':<6}"
+        f"{'backbone':<18}{'size':>5}{'batch':>6}  {'backend':<8}{'device':<7}"
         f"{'ms/call':>9}{'ms/face':>9}{'faces/s':>9}"
     )
     print(header)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                             }
                             rows.append(row)
                             print(
-                                f"{name:<18}{size:>5}{batch:>6}  {backend:<6}{runner.device:<6}"
+                                f"{name:<18}{size:>5}{batch:>6}  {backend:<8}{runner.device:<7}"
                                 f"{med:>9.2f}{med / batch:>9.2f}{1e3 * batch / med:>9.1f}",
                                 flush=True,
                             )

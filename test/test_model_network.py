@@ -121,14 +121,14 @@ def test_training_step_lowers_loss() -> None:
     y = torch.empty(8, 3).uniform_(-60, 60)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
-    for _ in range(12):
+    for _ in range(6):
         opt.zero_grad()
         total, _ = loss_fn(net(x), y)
         total.backward()
         opt.step()
         losses.append(float(total.detach()))
     assert all(torch.isfinite(torch.tensor(losses)))
-    assert losses[-1] < 0.8 * losses[0]
+    assert losses[-1] < 0.8 * losses[0]  # ~4.45 -> ~2.1 with this seed
 
 
 def test_load_pretrained_torchvision_style(tmp_path: Path) -> None:

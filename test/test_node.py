@@ -47,6 +47,9 @@ DOMAIN_ID = 1 + os.getpid() % 100
 FRAME = "camera_color_optical_frame"
 STARTUP_TIMEOUT = 90.0
 HAVE_TRAINED = DEFAULT_WEIGHTS.is_file()
+# Frames of ~0.8 MB exceed Fast DDS's default 512 KiB shared-memory segment and then
+# mostly get lost over UDP on a best-effort reader; the shipped profile fixes that.
+DDS_PROFILE = REPO / "config" / "fastdds_large_images.xml"
 
 
 def _env() -> dict[str, str]:
@@ -56,6 +59,8 @@ def _env() -> dict[str, str]:
     env.pop("ROS_LOCALHOST_ONLY", None)
     env["PYTHONUNBUFFERED"] = "1"
     env["OMP_NUM_THREADS"] = "1"
+    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
+    env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
     return env
 
 
@@ -71,7 +76,8 @@ class NodeProcess:
                                      stderr=subprocess.STDOUT)
 
     def output(self) -> str:
-        self._fh.flush()
+        if not self._fh.closed:
+            self._fh.flush()
         return self.log.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
@@ -89,9 +95,15 @@ class NodeProcess:
 class Harness:
     """Test-side node: publishes frames, collects everything the node publishes."""
 
-    def __init__(self, ns: str = "") -> None:
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=DOMAIN_ID)
+    def __init__(self) -> None:
+        saved = dict(os.environ)
+        os.environ.update(_env())  # read when the DDS participant is created
+        try:
+            self.ctx = rclpy.Context()
+            rclpy.init(context=self.ctx, domain_id=DOMAIN_ID)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         self.node = rclpy.create_node("ldl_pose_test", context=self.ctx)
         self.lock = threading.Lock()
         self.got: dict[str, list[Any]] = {}
@@ -154,7 +166,7 @@ class Harness:
         return pred()
 
     def find(self, topic: str, stamp: Time) -> Any:
-        """The newest message on ``topic`` whose header carries ``stamp``."""
+        """Return the newest message on ``topic`` whose header carries ``stamp``."""
         for m in reversed(self.messages(topic)):
             hdr = _header(m)
             if hdr is not None and (hdr.stamp.sec, hdr.stamp.nanosec) == (
@@ -183,7 +195,9 @@ class Harness:
                     if r:
                         return s, r
                 time.sleep(0.02)
-        raise AssertionError(f"no result within {timeout} s")
+        raise AssertionError(
+            f"no result within {timeout} s; last diagnostics: {diag_values(self)}"
+        )
 
     def set_parameter(self, name: str, value: Any) -> Any:
         assert self.set_params.wait_for_service(timeout_sec=10.0)
@@ -264,7 +278,7 @@ LABEL_RE = re.compile(r"yaw ([-+]\d+\.\d) \+- .*\npitch ([-+]\d+\.\d) .*\nroll (
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The shipped model when present, else a tiny random one (pipeline mechanics only)."""
+    """Use the shipped model when present, else a tiny random one (mechanics only)."""
     if HAVE_TRAINED:
         return str(DEFAULT_WEIGHTS)
     import torch

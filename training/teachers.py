@@ -87,7 +87,7 @@ def square_crop(image: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
 
 
 def find_fsanet_models(folder: str | os.PathLike[str]) -> tuple[Path, ...]:
-    """The FSA-Net ONNX files (``fsanet-*.onnx``) in ``folder``, sorted by name."""
+    """Find the FSA-Net ONNX files (``fsanet-*.onnx``) in ``folder``, sorted by name."""
     paths = tuple(sorted(Path(folder).glob("fsanet-*.onnx")))
     if not paths:
         raise FileNotFoundError(f"no fsanet-*.onnx files in {folder}")
@@ -130,7 +130,7 @@ class FSANetTeacher:
         return cls(find_fsanet_models(folder), threads=threads)
 
     def preprocess(self, image_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """The ``(1, 3, 64, 64)`` float32 network input for one face."""
+        """Build the ``(1, 3, 64, 64)`` float32 network input for one face."""
         crop = margin_crop(_check_image(image_bgr), box, self.margin)
         crop = cv2.resize(crop, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
         x = (crop.astype(np.float32) - 127.5) / 128.0
@@ -139,7 +139,10 @@ class FSANetTeacher:
     def predict(self, image_bgr: np.ndarray, box: np.ndarray) -> Angles | None:
         """Mean of the models' (yaw, pitch, roll) in degrees."""
         x = self.preprocess(image_bgr, box)
-        outs = [s.run(None, {n: x})[0].reshape(-1)[:3] for s, n in zip(self._sessions, self._inputs)]
+        outs = [
+            s.run(None, {n: x})[0].reshape(-1)[:3]
+            for s, n in zip(self._sessions, self._inputs, strict=True)
+        ]
         y, p, r = np.mean(outs, axis=0).astype(np.float64)
         return float(y), float(p), float(r)
 
@@ -217,7 +220,7 @@ class MediaPipeTeacher:
         cx, cy = 0.5 * (x1 + x2), 0.5 * (y1 + y2)
         best, best_d = None, np.inf
         ih, iw = img.shape[:2]
-        for lms, mat in zip(res.face_landmarks, res.facial_transformation_matrixes):
+        for lms, mat in zip(res.face_landmarks, res.facial_transformation_matrixes, strict=True):
             px = np.mean([lm.x for lm in lms]) * iw / scale - pad
             py = np.mean([lm.y for lm in lms]) * ih / scale - pad
             if not (x1 <= px <= x2 and y1 <= py <= y2):
@@ -274,7 +277,10 @@ class OpenVINOTeacher:
         crop = cv2.resize(crop, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
         x = np.ascontiguousarray(crop.astype(np.float32).transpose(2, 0, 1)[None])
         res = self._compiled(x)
-        vals = [float(np.asarray(res[p]).reshape(-1)[0]) * s for p, s in zip(self._ports, self.signs)]
+        vals = [
+            float(np.asarray(res[p]).reshape(-1)[0]) * s
+            for p, s in zip(self._ports, self.signs, strict=True)
+        ]
         return vals[0], vals[1], vals[2]
 
 

@@ -64,7 +64,8 @@ DEFAULTS: dict[str, Any] = {
                  "min_lr_ratio": 0.01, "milestones": [], "gamma": 0.1},
     "train": {"epochs": 10, "batch_size": 64, "num_workers": 0, "threads": 2, "amp": True,
               "grad_clip": 0.0, "samples_per_epoch": None, "cache_images": False,
-              "val_batch_size": 128, "device": "auto", "allow_identity_overlap": False},
+              "val_batch_size": 128, "device": "auto", "allow_identity_overlap": False,
+              "bn_momentum": None},
     "augment": {},
     "data": {"train": [], "val": []},
 }
@@ -208,6 +209,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def set_bn_momentum(model: torch.nn.Module, momentum: float) -> int:
+    """Set the running-statistics momentum of every batch-norm layer; returns their count."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+            n += 1
+    return n
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU."""
     if name == "auto":
@@ -272,6 +283,10 @@ class Trainer:
             missing = load_pretrained(self.model.backbone, expand_path(cfg["pretrained"]),
                                       strict=False)
             self.log(f"pretrained backbone loaded ({len(missing)} keys missing)")
+        if tc.get("bn_momentum") is not None:
+            # Not stored in checkpoints; MobileNetV3's 0.01 is too slow for short
+            # runs (eval-mode statistics lag far behind the weights).
+            set_bn_momentum(self.model, float(tc["bn_momentum"]))
         self.model.to(self.device)
         self.loss_fn = MaskedLDLLoss(self.mcfg).to(self.device)
         self.aug = AugmentConfig.from_dict(cfg["augment"])
@@ -408,10 +423,11 @@ class Trainer:
             self.scaler.update()
             b = len(x)
             n += b
-            sums["loss"] = sums.get("loss", 0.0) + float(loss) * b
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * b
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
-            bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", mae=f"{sums['mae'] / n:.2f}")
+            bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", mae=f"{sums['mae'] / n:.2f}",
+                            refresh=False)
         bar.close()
         out = {k: v / max(1, n) for k, v in sums.items()}
         out["lr"] = self.optimizer.param_groups[0]["lr"]

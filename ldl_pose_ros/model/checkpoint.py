@@ -42,23 +42,24 @@ class CheckpointError(ValueError):
 
 def _plain(value: Any, where: str) -> Any:
     """Convert ``value`` to tensors + plain python containers (for weights_only)."""
-    if value is None or isinstance(value, (bool, int, str, torch.Tensor)):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, float):
-        return value
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
     if isinstance(value, dict):
-        return {
-            str(k) if not isinstance(k, (int, str)) else k: _plain(v, f"{where}.{k}")
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            key = k if isinstance(k, (int, str)) else str(k)
+            out[key] = _plain(v, f"{where}.{key}")
+        return out
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalar
         return _plain(value.item(), where)
     if hasattr(value, "__array__"):  # numpy array
         return torch.as_tensor(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
     raise TypeError(f"checkpoint extra {where}: unsupported type {type(value).__name__}")
 
 
@@ -86,7 +87,7 @@ def save_checkpoint(
     payload = {
         "format": FORMAT_TAG,
         "version": FORMAT_VERSION,
-        "config": json.dumps(cfg.to_dict(), sort_keys=True),
+        "config": json.dumps(cfg.to_dict(), sort_keys=True, default=str),
         "dtype": "float16" if half else "float32",
         "state_dict": state,
         "extra": _plain(dict(extra or {}), "extra"),
