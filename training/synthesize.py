@@ -151,9 +151,14 @@ def load_topology(obj_path: str | os.PathLike[str]) -> MeshTopology:
     v = np.asarray(verts, np.float64) * np.array([1.0, -1.0, -1.0])  # -> optical frame
     f = np.asarray(faces, np.int64)
     if v.shape != (468, 3) or f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(
-            f"{obj_path}: expected 468 vertices and triangles, got {v.shape} {f.shape}"
-        )
+        raise ValueError(f"{obj_path}: expected 468 vertices, got {v.shape} and {f.shape}")
+    return make_topology(v, f)
+
+
+def make_topology(canonical: np.ndarray, triangles: np.ndarray) -> MeshTopology:
+    """Topology from canonical vertices (optical frame, face towards -z) and triangles."""
+    v = np.asarray(canonical, np.float64)
+    f = np.asarray(triangles, np.int64)
     area = signed_areas(v[:, :2], f)
     front_sign = 1.0 if np.sum(area > 0) >= np.sum(area < 0) else -1.0
     return MeshTopology(v, f, _boundary_loop(f), front_sign)
