@@ -60,7 +60,7 @@ def _mask(mask: np.ndarray | None, n: int) -> np.ndarray:
     if mask is None:
         return np.ones((n, 3), dtype=bool)
     m = np.asarray(mask)
-    if m.ndim == 1 and m.shape[0] == 3 and n != 3:
+    if m.ndim == 1 and m.shape[0] == 3:  # one per-angle mask for every sample
         m = np.broadcast_to(m, (n, 3))
     m = _as3(m, "mask") > 0
     if m.shape[0] != n:
@@ -147,10 +147,11 @@ def yaw_bucket_errors(errors: np.ndarray, true: np.ndarray, mask: np.ndarray | N
     if np.any((ay > top) & m[:, 0]):
         edges.append((top, float("inf")))
     for lo, hi in edges:
-        sel = m[:, 0] & (ay >= lo) & ((ay <= hi) if hi == top else (ay < hi))
         if hi == float("inf"):
-            sel = m[:, 0] & (ay > lo)
-        label = f">{lo:g}" if hi == float("inf") else f"{lo:g}-{hi:g}"
+            sel, label = m[:, 0] & (ay > lo), f">{lo:g}"
+        else:
+            upper = (ay <= hi) if hi == top else (ay < hi)
+            sel, label = m[:, 0] & (ay >= lo) & upper, f"{lo:g}-{hi:g}"
         row: dict[str, Any] = {"bucket": label, "n": int(sel.sum())}
         stats = mae(e[sel], np.zeros_like(e[sel]), m[sel]) if sel.any() else {
             k: float("nan") for k in (*ANGLES, "mean")}

@@ -112,6 +112,7 @@ def make_biwi(root: Path) -> dict[str, tuple[float, float, float]]:
 
 def make_pointing04(root: Path, with_csv: bool = True) -> None:
     """Persons 1-3, series 1, three poses each; labels.csv or the original .txt layout."""
+    root.mkdir(parents=True, exist_ok=True)
     rows = []
     for person in (1, 2, 3):
         for idx, (tilt, pan) in enumerate([(0, 0), (-30, 45), (15, -90)]):
@@ -133,6 +134,7 @@ def make_pointing04(root: Path, with_csv: bool = True) -> None:
 
 def make_csv_folder(root: Path, n: int = 4) -> Path:
     """``labels.csv`` + images in two person folders; one row without roll, one weighted."""
+    root.mkdir(parents=True, exist_ok=True)
     path = root / "labels.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

@@ -60,7 +60,6 @@ def _env() -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
-    env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
     return env
 
 
@@ -97,14 +96,14 @@ class Harness:
 
     def __init__(self) -> None:
         saved = dict(os.environ)
-        os.environ.update(_env())  # read when the DDS participant is created
+        os.environ.update(_env())  # read when the DDS participant is created (first node)
         try:
             self.ctx = rclpy.Context()
             rclpy.init(context=self.ctx, domain_id=DOMAIN_ID)
+            self.node = rclpy.create_node("ldl_pose_test", context=self.ctx)
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        self.node = rclpy.create_node("ldl_pose_test", context=self.ctx)
         self.lock = threading.Lock()
         self.got: dict[str, list[Any]] = {}
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -127,7 +126,7 @@ class Harness:
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
-        self._sec = 1000
+        self._last_ns = 0
 
     def _spin(self) -> None:
         try:
@@ -153,8 +152,10 @@ class Harness:
         )
 
     def next_stamp(self) -> Time:
-        self._sec += 1
-        return Time(sec=self._sec, nanosec=123_000_000)
+        """A fresh, unique stamp from the clock (so the node's latency figures are real)."""
+        ns = max(self.node.get_clock().now().nanoseconds, self._last_ns + 1)
+        self._last_ns = ns
+        return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
     def wait_for(self, pred: Callable[[], Any], timeout: float) -> Any:
         deadline = time.monotonic() + timeout
@@ -262,10 +263,10 @@ def camera_info(width: int, height: int, stamp: Time, zero: bool = False) -> Cam
     return info
 
 
-def diag_values(h: Harness) -> dict[str, str]:
+def diag_values(h: Harness, node: str = "/ldl_pose_node") -> dict[str, str]:
     for arr in reversed(h.messages("/diagnostics")):
         for st in arr.status:
-            if st.name.startswith("ldl_pose_node"):
+            if st.name == f"{node}: head pose":
                 return {kv.key: kv.value for kv in st.values}
     return {}
 
@@ -343,9 +344,12 @@ def test_subscription_qos_is_best_effort_by_default(harness: Harness, node: Node
 
 
 def test_outputs_for_the_demo_image(harness: Harness, node: NodeProcess) -> None:
-    harness.subscribe("/image_annotated", Image)
     img = demo_bgr()
     stamp, poses = confirmed_frame(harness, img)
+    # Nobody subscribes to image_annotated yet: the node must not have drawn anything.
+    assert harness.wait_for(lambda: diag_values(harness).get("faces") == "1", 5.0)
+    assert diag_values(harness)["annotated_images"] == "0"
+    harness.subscribe("/image_annotated", Image)
     # PoseArray: the image's header.
     assert poses.header.frame_id == FRAME
     assert len(poses.poses) == 1
@@ -385,15 +389,9 @@ def test_outputs_for_the_demo_image(harness: Harness, node: NodeProcess) -> None
     np.testing.assert_allclose(cov, cov.T, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(cov[3:, 3:]) > 0)
     assert np.all(np.diag(cov[3:, 3:]) < np.radians(90) ** 2)
-    # Annotated image (we subscribed): same header and size.
-    def annotated() -> Any:
-        return harness.find("/image_annotated", stamp)
-
-    ann = harness.wait_for(annotated, 3.0)
-    if ann is None:  # subscription may have matched late: one more frame
-        stamp, _ = harness.send_until(lambda s: send_frame(harness, img, s),
-                                      lambda s: harness.find("/image_annotated", s), 20.0)
-        ann = harness.find("/image_annotated", stamp)
+    # Annotated image (now subscribed): same header and size.
+    stamp, ann = harness.send_until(lambda s: send_frame(harness, img, s),
+                                    lambda s: harness.find("/image_annotated", s), 20.0)
     assert (ann.width, ann.height, ann.encoding) == (img.shape[1], img.shape[0], "bgr8")
     assert ann.header.frame_id == FRAME
     # Diagnostics.
@@ -404,6 +402,10 @@ def test_outputs_for_the_demo_image(harness: Harness, node: NodeProcess) -> None
                 "faces", "device", "bad_input_total"):
         assert key in vals
     assert vals["device"] == "cpu"
+    lat = [float(kv.value) for arr in harness.messages("/diagnostics") for st in arr.status
+           if st.name == "/ldl_pose_node: head pose" for kv in st.values
+           if kv.key == "latency_ms_max" and kv.value != "nan"]
+    assert lat and all(0.0 <= x < 10_000.0 for x in lat), lat
 
 
 def test_ids_stable_over_a_sequence(harness: Harness, node: NodeProcess) -> None:
@@ -441,13 +443,18 @@ def test_flipped_image_mirrors_yaw(harness: Harness, node: NodeProcess) -> None:
         assert np.sign(yaw) != np.sign(yaw_f)
 
 
-def _bad_then_good(harness: Harness, kind: str, make_bad: Callable[[Time], None]) -> None:
-    before = int(diag_values(harness).get(f"bad_input_{kind}", "0"))
-    harness.send_until(
-        make_bad,
-        lambda s: int(diag_values(harness).get(f"bad_input_{kind}", "0")) > before,
-        timeout=20.0,
-    )
+def _bad_then_good(
+    harness: Harness, kind: str, make_bad: Callable[[Time], None], pattern: str
+) -> None:
+    """Send bad input until the diagnostics count it (with this case's reason), then good."""
+
+    def counted(_: Time) -> bool:
+        vals = diag_values(harness)
+        return int(vals.get(f"bad_input_{kind}", "0")) > 0 and bool(
+            re.search(pattern, vals.get("last_bad_input", ""))
+        )
+
+    harness.send_until(make_bad, counted, timeout=20.0)
     img = demo_bgr()
     stamp, poses = harness.send_until(lambda s: send_frame(harness, img, s, info=False),
                                       lambda s: harness.find("/head_poses", s), timeout=20.0)
@@ -483,7 +490,14 @@ def test_bad_image_is_counted_and_skipped(harness: Harness, node: NodeProcess, c
         harness.pub_image.publish(msg)
 
     kind = {"encoding": "encoding", "huge": "too_large"}.get(case, "size")
-    _bad_then_good(harness, kind, make)
+    pattern = {
+        "encoding": "mono16",
+        "truncated": "truncated",
+        "size_mismatch": "600x500",
+        "step": f"step {w * 3 - 1} is smaller",
+        "huge": "20000x20000",
+    }[case]
+    _bad_then_good(harness, kind, make, pattern)
 
 
 def test_zero_camera_info_is_counted_and_skipped(harness: Harness, node: NodeProcess) -> None:
@@ -491,6 +505,7 @@ def test_zero_camera_info_is_counted_and_skipped(harness: Harness, node: NodePro
     _bad_then_good(
         harness, "camera_info",
         lambda s: harness.pub_info.publish(camera_info(img.shape[1], img.shape[0], s, zero=True)),
+        "all zeros",
     )
 
 
@@ -509,11 +524,9 @@ def test_parameters_refused_with_reason_and_applied(harness: Harness, node: Node
     assert harness.set_parameter("max_image_megapixels", 0.1).successful
     try:
         img = demo_bgr()
-        _bad_then_good_limit = int(diag_values(harness).get("bad_input_too_large", "0"))
         harness.send_until(
             lambda s: send_frame(harness, img, s),
-            lambda s: int(diag_values(harness).get("bad_input_too_large", "0"))
-            > _bad_then_good_limit,
+            lambda s: "0.1 MP" in diag_values(harness).get("last_bad_input", ""),
             timeout=20.0,
         )
     finally:
@@ -552,11 +565,35 @@ def test_compressed_input_and_reliable_qos(
 
         _, poses = harness.send_until(make, done, timeout=40.0)
         assert poses.header.frame_id == FRAME and len(poses.poses) == 1
+        # No camera_info on /cmp: positions come from the nominal camera, and it says so.
+        assert 0.2 < poses.poses[0].position.z < 5.0
+        assert harness.wait_for(
+            lambda: "nominal" in diag_values(harness, "/cmp/ldl_pose_node").get("camera", ""),
+            10.0,
+        )
     finally:
         code = proc.stop(signal.SIGTERM)
     out = proc.output()
     assert code == 0, out
     assert "Traceback" not in out, out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["-p", "device:=gpu"], "device must be"),
+    (["-p", "max_faces:=0"], "max_faces"),
+    (["-p", "weights:=/nonexistent/model.ckpt"], "not found"),
+])
+def test_invalid_startup_configuration_exits_cleanly(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    proc = NodeProcess(tmp_path, "bad", ["-r", "__ns:=/bad", *args])
+    try:
+        code = proc.proc.wait(timeout=60)
+    finally:
+        proc.stop(signal.SIGKILL)
+    out = proc.output()
+    assert code == 1, out
+    assert needle in out and "Traceback" not in out, out
 
 
 def test_sigint_shuts_down_cleanly(node: NodeProcess) -> None:

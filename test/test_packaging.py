@@ -51,7 +51,7 @@ def test_colcon_build_and_installed_entry_point(tmp_path: Path) -> None:
             shutil.copy2(path, src / name)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     build = subprocess.run(
-        [colcon, "build", "--base-paths", "src", "--event-handlers", "console_cohesion+"],
+        [colcon, "build", "--base-paths", "src", "--event-handlers", "console_direct+"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]

@@ -235,3 +235,14 @@ def test_pose_dataset_random_margin_is_reproducible(tmp_path) -> None:
     assert np.array_equal(a, ds.crop(0)[0])
     ds.set_epoch(1)
     assert not np.array_equal(a, ds.crop(0)[0])
+
+
+def test_load_source_identity_split(tmp_path) -> None:
+    make_300wlp(tmp_path / "lp")
+    spec = {"type": "300wlp", "root": str(tmp_path / "lp"), "split": {"fraction": 0.5, "seed": 0}}
+    train = load_source({**spec, "split": {**spec["split"], "part": "train"}})
+    test = load_source({**spec, "split": {**spec["split"], "part": "test"}}, train=False)
+    assert len(train) == 2 and len(test) == 2
+    assert {s.identity for s in train}.isdisjoint({s.identity for s in test})
+    assert all(s.margin_range is not None for s in train)
+    assert all(s.margin_range is None for s in test)

@@ -192,6 +192,7 @@ def image_to_array(
             f"step {step} is smaller than width * bytes per pixel = {width} * {channels}", "size"
         )
     buf = np.frombuffer(msg.data, dtype=np.uint8)
+    buf.flags.writeable = False  # a view of the message: never modify it
     expected = step * height
     if buf.size != expected:
         what = "truncated" if buf.size < expected else "too long"

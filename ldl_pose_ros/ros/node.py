@@ -80,6 +80,7 @@ NODE_NAME = "ldl_pose_node"
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 FRAME_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 BAD_INPUT_KINDS = ("encoding", "size", "too_large", "decode", "camera_info", "processing")
+BAD_INPUT_LOG_PERIOD_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ class _Stats:
         self.bad = dict.fromkeys(BAD_INPUT_KINDS, 0)
         self.last_bad = ""
         self.faces = 0
+        self.annotated = 0
         self.latencies_ms: deque[float] = deque(maxlen=1000)
         self.infer_ms: deque[float] = deque(maxlen=1000)
         self.window_received = 0
@@ -247,7 +249,7 @@ class HeadPoseNode(Node):
         self._camera_info: CameraInfo | None = None
         self._intrinsics_cache: tuple[CameraInfo, bool, int, int, CameraIntrinsics] | None = None
         self._camera_status = "no camera_info yet: nominal intrinsics"
-        self._worker_error = ""
+        self._last_warned: dict[str, float] = {}
 
         self._estimator = self._make_estimator(values)
         self._tracker = self._make_tracker(values)
@@ -296,7 +298,7 @@ class HeadPoseNode(Node):
                                         daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"ready: {self._sub_image.topic_name} -> head_poses, markers, TF; model "
+            f"ready: input {self._sub_image.topic_name} ({values['qos_reliability']}); model "
             f"{self._estimator.weights.name} on {self._estimator.device} "
             f"({self._estimator.backend}), detector {values['detector']}, "
             f"tf via {self._tf.backend if self._tf else 'none'}"
@@ -321,7 +323,9 @@ class HeadPoseNode(Node):
             max_megapixels=float(v["max_image_megapixels"]),
             detector_options=options,
         )
-        est.estimate(np.zeros((64, 64, 3), np.uint8))  # warm up the detector and the network
+        # Warm up the detector and the network so that the first frame is not slow.
+        est.estimate(np.zeros((64, 64, 3), np.uint8))
+        est.estimate_boxes(np.zeros((64, 64, 3), np.uint8), [[8.0, 8.0, 56.0, 56.0]])
         return est
 
     @staticmethod
@@ -391,10 +395,17 @@ class HeadPoseNode(Node):
     # -- worker ------------------------------------------------------------------------
 
     def _count_bad(self, kind: str, message: str) -> None:
+        now = time.monotonic()
         with self._stats.lock:
             self._stats.bad[kind] += 1
             self._stats.last_bad = f"{kind}: {message}"
-        self.get_logger().warning(f"bad input ({kind}): {message}", throttle_duration_sec=5.0)
+            count = self._stats.bad[kind]
+            last = self._last_warned.get(kind)
+            log = last is None or now - last >= BAD_INPUT_LOG_PERIOD_S
+            if log:
+                self._last_warned[kind] = now
+        if log:  # throttled per kind, so one flood cannot hide another kind
+            self.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")
 
     def _worker_loop(self) -> None:
         while not self._stop.is_set():
@@ -531,6 +542,8 @@ class HeadPoseNode(Node):
             bgr = _to_bgr(image, color)
             drawn = draw_poses(bgr, [t.face for t in shown], ids=[t.track_id for t in shown])
             self._pub_annotated.publish(conv.array_to_image(drawn, "bgr8", header))
+            with self._stats.lock:
+                self._stats.annotated += 1
 
     # -- diagnostics -------------------------------------------------------------------
 
@@ -548,10 +561,10 @@ class HeadPoseNode(Node):
             s.latencies_ms.clear()
             s.infer_ms.clear()
             bad = dict(s.bad)
-            counts = (s.received, s.processed, s.dropped, s.faces, s.last_bad)
-        received, processed, dropped, faces, last_bad = counts
+            counts = (s.received, s.processed, s.dropped, s.faces, s.last_bad, s.annotated)
+        received, processed, dropped, faces, last_bad, annotated = counts
         status = DiagnosticStatus()
-        status.name = f"{self.get_name()}: head pose"
+        status.name = f"{self.get_fully_qualified_name()}: head pose"
         status.hardware_id = str(self._estimator.device)
         status.level = DiagnosticStatus.OK
         status.message = "ok"
@@ -573,6 +586,7 @@ class HeadPoseNode(Node):
             "frames_processed": str(processed),
             "frames_dropped": str(dropped),
             "faces": str(faces),
+            "annotated_images": str(annotated),
             "tracks": str(self._tracker.num_tracks),
             "device": str(self._estimator.device),
             "backend": str(self._estimator.backend),
@@ -580,6 +594,7 @@ class HeadPoseNode(Node):
             "camera": self._camera_status,
             "tf": self._tf.backend if self._tf else "disabled",
             "bad_input_total": str(sum(bad.values())),
+            "last_bad_input": last_bad,
         }
         kv.update({f"bad_input_{k}": str(v) for k, v in bad.items()})
         status.values = [KeyValue(key=k, value=v) for k, v in kv.items()]
