@@ -22,7 +22,7 @@ Example::
         camera_info:=/camera/color/camera_info rviz:=true
 """
 
-import os (ruff takes launch/ for a first-party package)
+import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
