@@ -16,7 +16,10 @@ pytest.importorskip("sensor_msgs.msg")
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from ldl_pose_ros import geometry  # noqa: E402
+from ldl_pose_ros import (
+    geometry,  # noqa: E402
+    msg_decode,
+)
 from ldl_pose_ros.imaging import ImageError  # noqa: E402
 from ldl_pose_ros.pose_types import FacePose  # noqa: E402
 from ldl_pose_ros.projection import IntrinsicsError  # noqa: E402
@@ -122,7 +125,7 @@ def test_compressed_jpeg_and_png() -> None:
     data = DEMO_IMAGE.read_bytes()
     arr, col = conv.compressed_to_array(CompressedImage(format="jpeg", data=data))
     assert arr.shape == (512, 512, 3) and col == "bgr"
-    assert conv._peek_compressed_size(memoryview(data)) == (512, 512)
+    assert msg_decode._peek_compressed_size(memoryview(data)) == (512, 512)
     ref = cv2.imread(str(DEMO_IMAGE))
     np.testing.assert_array_equal(arr, ref)
     ok, png = cv2.imencode(".png", ref[:50, :60])
@@ -130,7 +133,7 @@ def test_compressed_jpeg_and_png() -> None:
     msg = CompressedImage(format="bgr8; png compressed bgr8", data=png.tobytes())
     arr, col = conv.compressed_to_array(msg)
     np.testing.assert_array_equal(arr, ref[:50, :60])
-    assert conv._peek_compressed_size(memoryview(png.tobytes())) == (60, 50)
+    assert msg_decode._peek_compressed_size(memoryview(png.tobytes())) == (60, 50)
     msg.format = "rgb8; png compressed rgb8"
     assert conv.compressed_to_array(msg)[1] == "rgb"
 
