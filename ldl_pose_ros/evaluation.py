@@ -292,6 +292,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def combined_table(results: Sequence[dict[str, Any]]) -> tuple[str, list[list[str]]]:
+    """Paper-layout Markdown table (and its rows) for several ``metrics.json`` dicts.
+
+    Each dict needs ``method`` and ``dataset`` besides the summary keys, as
+    written by :func:`write_report`.
+    """
+    rows = paper_table_rows([(r["method"], r["dataset"], r) for r in results])
+    return markdown_table(PAPER_HEADER, rows), rows
+
+
 def report_markdown(method: str, dataset: str, summary: dict[str, Any]) -> str:
     """Markdown report: the paper-layout table, yaw buckets, calibration and notes."""
     parts = [f"# {method} on {dataset}\n",
@@ -361,7 +371,7 @@ def save_plots(out_dir: str | Path, pred: np.ndarray, true: np.ndarray,
     colors = {"yaw": "tab:blue", "pitch": "tab:orange", "roll": "tab:green"}
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    edges = np.arange(-105, 106, 15)
+    edges = np.arange(-187.5, 188.0, 15.0)  # 15-degree bins centred on multiples of 15
     for i, a in enumerate(ANGLES):
         sel = m[:, i] & m[:, 0]
         if not sel.any():

@@ -160,3 +160,19 @@ def test_evaluate_command(tmp_path, dataset) -> None:
     assert np.mean(yaw_err) == pytest.approx(metrics["mae"]["yaw"], abs=1e-2)
     if dataset == "pointing04":
         assert all(r["true_roll"] == "" for r in rows)
+
+
+def test_table_command_combines_reports(tmp_path, capsys) -> None:
+    from training.table import main
+
+    paths = []
+    for i, name in enumerate(("a", "b")):
+        s = ev.evaluate_predictions(PRED + i, TRUE)
+        paths.append(ev.write_report(tmp_path / name, name, "set", s)["json"])
+    assert main([*map(str, paths), "--md", str(tmp_path / "t.md"),
+                 "--csv", str(tmp_path / "t.csv")]) == 0
+    md = (tmp_path / "t.md").read_text()
+    assert md.count("| set |") == 2 and "| a | set | 3 | 3.33 | 10.00 | 1.67 | 5.00 |" in md
+    with open(tmp_path / "t.csv") as f:
+        assert len(list(csv.reader(f))) == 3
+    assert "| b | set |" in capsys.readouterr().out

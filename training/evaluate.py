@@ -1,6 +1,6 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Evaluate a checkpoint on a labelled dataset: metrics, paper-layout table and plots.
+r"""Evaluate a checkpoint on a labelled dataset: metrics, paper-layout table and plots.
 
 Usage::
 
@@ -59,7 +59,10 @@ def predict_samples(runner: PoseNetRunner, samples: Sequence[Sample], batch_size
 
 def write_predictions(path: Path, samples: Sequence[Sample], pred: np.ndarray, std: np.ndarray
                       ) -> None:
-    """Per-sample CSV: file, identity, box, true/pred/std/abs error per angle (blank if unlabelled)."""
+    """Per-sample CSV: file, identity, box, true/pred/std/abs error per angle.
+
+    Unlabelled true angles and their errors are left blank.
+    """
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         head = ["file", "identity", "x1", "y1", "x2", "y2"]
@@ -78,7 +81,7 @@ def write_predictions(path: Path, samples: Sequence[Sample], pred: np.ndarray, s
 def evaluate_samples(runner: PoseNetRunner, samples: Sequence[Sample], out_dir: str | Path,
                      method: str, dataset: str, batch_size: int = 64, plots: bool = True,
                      progress: bool = True) -> dict[str, Any]:
-    """Predict, compute every metric, write the report, predictions and plots; return the summary."""
+    """Predict, compute every metric, write report, predictions and plots; return the summary."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pred, std = predict_samples(runner, samples, batch_size, progress)

@@ -48,6 +48,7 @@ class MaskedLDLLoss(nn.Module):
         mask: torch.Tensor | None = None,
         weight: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss and its detached parts (see the class docstring)."""
         cfg = self.cfg
         if logits.ndim != 3 or logits.shape[1:] != (3, cfg.num_bins):
             raise ValueError(f"logits must be (B, 3, {cfg.num_bins}), got {tuple(logits.shape)}")

@@ -1,6 +1,6 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Train an LDL head-pose model from a YAML config.
+r"""Train an LDL head-pose model from a YAML config.
 
 Usage::
 
@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -354,7 +354,7 @@ class Trainer:
             "git_commit": git_commit(),
             "epoch": epoch,
             "val_metrics": metrics,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "device": self.device.type,
@@ -446,8 +446,12 @@ class Trainer:
                 "acc10": summary["accuracy"]["10"]["all"],
                 "std_spearman": summary["calibration"]["pooled"]["spearman"]}
 
-    def fit(self) -> dict[str, Any]:
-        """Train for the configured epochs (from the resume point); returns the summary."""
+    def fit(self, until_epoch: int | None = None) -> dict[str, Any]:
+        """Train from the resume point to the configured epochs; returns the summary.
+
+        ``until_epoch`` stops earlier (after that many epochs in total) without
+        changing the schedule, as an interruption would.
+        """
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.yaml").write_text(yaml.safe_dump(self.cfg, sort_keys=False))
         csv_path = self.out / "metrics.csv"
@@ -461,7 +465,8 @@ class Trainer:
                  f"({self.steps_per_epoch} steps/epoch of {self.batch}), "
                  f"{len(self.val_set) if self.val_set else 0} val samples")
         t_start = time.time()
-        for epoch in range(self.start_epoch, self.epochs):
+        stop = self.epochs if until_epoch is None else min(self.epochs, int(until_epoch))
+        for epoch in range(self.start_epoch, stop):
             t0 = time.time()
             tr = self.train_epoch(epoch)
             val = self.validate()
@@ -513,13 +518,15 @@ def _csv(v: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    ap = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m training.train",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="training YAML (training/configs/*.yaml)")
     ap.add_argument("--resume", help="last.ckpt of an earlier run to continue")
     ap.add_argument("--out", help="output folder (default runs/<config name>)")
     ap.add_argument("--epochs", type=int, help="override train.epochs (total, not additional)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     ap.add_argument("--threads", type=int, help="override train.threads (CPU)")
+    ap.add_argument("--seed", type=int, help="override seed")
     ap.add_argument("--num-workers", type=int, help="override train.num_workers")
     args = ap.parse_args(argv)
     over: dict[str, Any] = {"train": {}}
@@ -531,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         over["train"]["threads"] = args.threads
     if args.num_workers is not None:
         over["train"]["num_workers"] = args.num_workers
+    if args.seed is not None:
+        over["seed"] = args.seed
     try:
         cfg = load_config(args.config, over)
     except (OSError, ValueError, yaml.YAMLError) as exc:

@@ -136,16 +136,19 @@ def read_biwi(
     """
     root = Path(root)
     boxes = read_box_file(box_file) if box_file else None
-    # Fallback match by frame name alone when it is unique in the file (the
-    # file's sequence folder may be named differently from the local one).
+    poses = sorted(root.rglob("*_pose.txt"))
+    # When none of the local sequence folders is named in the box file (e.g. a
+    # single renamed folder), frames are matched by file name alone if unique.
     by_name: dict[str, int] = {}
-    for k in boxes or {}:
-        name = k.rsplit("/", 1)[-1]
-        by_name[name] = by_name.get(name, 0) + 1
+    if boxes is not None and not ({p.parent.name for p in poses}
+                                  & {k.split("/", 1)[0] for k in boxes}):
+        for k in boxes:
+            name = k.rsplit("/", 1)[-1]
+            by_name[name] = by_name.get(name, 0) + 1
     keep = {str(p).zfill(2) for p in persons} if persons else None
     samples: list[Sample] = []
     cal_cache: dict[Path, dict[str, np.ndarray]] = {}
-    for pose in sorted(root.rglob("*_pose.txt")):
+    for pose in poses:
         seq = pose.parent.name
         if keep is not None and seq not in keep:
             continue

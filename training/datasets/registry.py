@@ -10,9 +10,13 @@ A spec is a dict::
 ``type`` is one of :data:`DATASET_TYPES`; ``root`` (``${VARS}`` and ``~``
 expanded) is the dataset folder, or for ``csv`` the CSV file (or a folder
 holding ``labels.csv``).  ``persons`` / ``identities`` keep only those
-identities; ``exclude_identities`` drops some; ``limit`` keeps the first N
-samples (smoke tests).  ``weight`` is the source's sampling share and is read
-by the caller (see ``mix_sources``); any other key goes to the reader.
+identities; ``exclude_identities`` drops some;
+``split: {fraction: 0.05, seed: 0, part: train|test}`` keeps one side of a
+seeded identity-disjoint split (``split_by_identity``; use the same
+fraction/seed with ``part: train`` for training and ``part: test`` for
+validation); ``limit`` keeps the first N samples (smoke tests).  ``weight`` is
+the source's sampling share and is read by the caller (see ``mix_sources``);
+any other key goes to the reader.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from training.datasets.base import Sample
+from training.datasets.base import Sample, split_by_identity
 from training.datasets.biwi import read_biwi
 from training.datasets.csvfolder import read_csv_folder
 from training.datasets.lp300w import read_300wlp, read_aflw2000
 from training.datasets.pointing04 import read_pointing04
 
 DATASET_TYPES = ("300wlp", "aflw2000", "biwi", "pointing04", "csv")
-_COMMON = {"type", "root", "persons", "identities", "exclude_identities", "limit", "weight", "name"}
+_COMMON = {"type", "root", "persons", "identities", "exclude_identities", "limit", "weight", "name",
+           "split"}
 
 
 def expand_path(path: str | os.PathLike[str]) -> Path:
@@ -82,6 +87,14 @@ def load_source(spec: dict[str, Any], train: bool = True) -> list[Sample]:
     if spec.get("exclude_identities"):
         drop = _identity_keys(stype, spec["exclude_identities"])
         samples = [s for s in samples if s.identity not in drop]
+    if spec.get("split"):
+        sp = dict(spec["split"])
+        part = sp.get("part", "train")
+        if part not in ("train", "test"):
+            raise ValueError("split.part must be 'train' or 'test'")
+        tr, te = split_by_identity(samples, float(sp.get("fraction", 0.05)),
+                                   int(sp.get("seed", 0)))
+        samples = tr if part == "train" else te
     if spec.get("limit"):
         samples = samples[: int(spec["limit"])]
     if not samples:

@@ -89,7 +89,9 @@ class PoseDataset(Dataset):
             crop = augment_photometric(crop, self.augment, rng)
         return crop, angles, mask
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(
+        self, index: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         crop, angles, mask = self.crop(index)
         x = to_network_input(crop[None], self.cfg.mean, self.cfg.std)[0]
         return (
