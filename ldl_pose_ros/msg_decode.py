@@ -6,7 +6,14 @@ The functions read message *fields* only (``width``, ``height``, ``step``,
 ``encoding``, ``data``; ``format``; ``k``, ``d``, ``p``), so they accept rclpy
 messages in the node and ``rosbags`` messages in the bag tools alike: one
 decoding path for live and recorded data. Conventions and errors are described
-in ``ldl_pose_ros.ros.conversions``.
+in ``ldl_pose_ros.ros.conversions``; in addition, packed YUV 4:2:2 images need an
+even width, and camera_info is refused (``IntrinsicsError``) when its distortion
+vector does not fit its model (plumb_bob/rational_polynomial: 4, 5, 8, 12 or 14
+coefficients as OpenCV takes them, equidistant: 4) or when its matrix gives no
+usable ray through the image corners (denormal or absurd focal lengths, principal
+point or skew): such values would otherwise fail or give NaN poses on every frame.
+Both properties are checked for arbitrary messages by
+``test/test_reliability_decode.py``.
 """
 
 from __future__ import annotations
@@ -100,6 +107,8 @@ def image_to_array(
     else:
         raise _unsupported(encoding)
     _check_size(width, height, max_pixels)
+    if enc in _YUV and width % 2:
+        raise InputError(f"{encoding} needs an even width (pixel pairs), got {width}", "size")
     if step < width * channels:
         raise InputError(
             f"step {step} is smaller than width * bytes per pixel = {width} * {channels}", "size"
@@ -197,20 +206,73 @@ def compressed_to_array(
     return img, color
 
 
+#: Distortion vector lengths OpenCV can undo, per ROS distortion model.
+_RADIAL_LENGTHS = (4, 5, 8, 12, 14)
+
+
+def _check_distortion_length(intr: CameraIntrinsics) -> None:
+    """Refuse a distortion vector the model cannot use (it would fail on every frame)."""
+    n = intr.D.size
+    if not intr.has_distortion:
+        return  # no (non-zero) coefficients, or a model that is not undone: D is ignored
+    if intr.distortion_model == "equidistant":
+        if n < 4:
+            raise IntrinsicsError(f"camera_info D has {n} coefficients; equidistant needs 4")
+    elif n not in _RADIAL_LENGTHS:
+        raise IntrinsicsError(
+            f"camera_info D has {n} coefficients; {intr.distortion_model} needs 5 "
+            f"(plumb_bob), 8 (rational_polynomial) or another length in {_RADIAL_LENGTHS}"
+        )
+
+
+#: Largest |x/z|, |y/z| of an image corner's ray (about 89.9999 degrees off axis).
+_MAX_RAY_SLOPE = 1e6
+
+
+def _check_rays(intr: CameraIntrinsics) -> None:
+    """Refuse intrinsics whose rays through the image corners are not usable numbers.
+
+    Denormal or absurd focal lengths, principal points or skews pass the basic
+    checks of ``CameraIntrinsics`` but would give NaN or infinite poses on every
+    frame.
+    """
+    K = intr.K
+    w = intr.width if intr.width > 0 else max(2.0 * K[0, 2], 1.0)
+    h = intr.height if intr.height > 0 else max(2.0 * K[1, 2], 1.0)
+    pinhole = CameraIntrinsics(K, width=intr.width, height=intr.height)
+    for u, v in ((0.0, 0.0), (w, 0.0), (0.0, h), (w, h)):
+        with np.errstate(all="ignore"):  # overflow is what is being checked for
+            x, y = pinhole.normalized(u, v)  # distortion is not checked: wide lenses are fine
+        if not (abs(x) <= _MAX_RAY_SLOPE and abs(y) <= _MAX_RAY_SLOPE):
+            raise IntrinsicsError(
+                f"camera_info gives no usable ray for pixel ({u:g}, {v:g}) with "
+                f"fx={K[0, 0]:g}, fy={K[1, 1]:g}, cx={K[0, 2]:g}, cy={K[1, 2]:g}, "
+                f"skew={K[0, 1]:g}"
+            )
+
+
 def camera_info_to_intrinsics(msg: Any, use_rectified: bool = False) -> CameraIntrinsics:
     """Intrinsics from ``sensor_msgs/CameraInfo``: K and D, or P (no distortion) if rectified.
 
-    Raises :class:`IntrinsicsError` for an uncalibrated (all-zero) or invalid matrix.
+    Raises :class:`IntrinsicsError` for an uncalibrated (all-zero) or invalid matrix,
+    non-finite distortion, a distortion vector whose length does not fit its model,
+    or values that give no usable ray through the image corners.
     """
     try:
         if use_rectified:
             P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
-            return CameraIntrinsics(P[:, :3], np.zeros(0), "", int(msg.width), int(msg.height))
-        K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-        D = np.asarray(msg.d, dtype=np.float64)
-        return CameraIntrinsics(K, D, str(msg.distortion_model), int(msg.width), int(msg.height))
+            intr = CameraIntrinsics(P[:, :3], np.zeros(0), "", int(msg.width), int(msg.height))
+        else:
+            K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+            D = np.asarray(msg.d, dtype=np.float64).reshape(-1)
+            intr = CameraIntrinsics(
+                K, D, str(msg.distortion_model), int(msg.width), int(msg.height)
+            )
     except IntrinsicsError as exc:
         which = "P" if use_rectified else "K"
         raise IntrinsicsError(f"camera_info {which}: {exc}") from exc
     except ValueError as exc:
         raise IntrinsicsError(f"camera_info: {exc}") from exc
+    _check_distortion_length(intr)
+    _check_rays(intr)
+    return intr

@@ -11,14 +11,21 @@ A checkpoint file is a ``torch.save`` of a plain dict::
         "dtype": "float32" | "float16",        # storage dtype of float tensors
         "state_dict": {name: tensor, ...},
         "extra": {...},                        # tensors and plain python values only
+        "sha256": "<hex>",                     # of config + state_dict, see below
     }
 
 With ``half=True`` floating-point tensors are stored as float16 (half the
 size); :func:`load_checkpoint` always restores float32.
+
+Integrity: ``sha256`` covers the config string and every tensor (name, dtype,
+shape, bytes).  The zip container torch writes does not check its records, so
+without it a damaged or edited weight would load silently; with it such a file
+is refused.  Files written before the field existed load without the check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -63,6 +70,16 @@ def _plain(value: Any, where: str) -> Any:
     raise TypeError(f"checkpoint extra {where}: unsupported type {type(value).__name__}")
 
 
+def _content_digest(config_json: str, state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the config string and every tensor (name, dtype, shape, bytes) by name."""
+    h = hashlib.sha256(config_json.encode())
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(state[name].shape)}\0".encode())
+        h.update(t.view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -84,13 +101,15 @@ def save_checkpoint(
         elif t.is_floating_point():
             t = t.to(torch.float32)
         state[name] = t.contiguous().clone()
+    config_json = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
     payload = {
         "format": FORMAT_TAG,
         "version": FORMAT_VERSION,
-        "config": json.dumps(cfg.to_dict(), sort_keys=True, default=str),
+        "config": config_json,
         "dtype": "float16" if half else "float32",
         "state_dict": state,
         "extra": _plain(dict(extra or {}), "extra"),
+        "sha256": _content_digest(config_json, state),
     }
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +132,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     (float32 tensors), ``extra``, ``version`` and ``dtype``.
 
     Raises:
-        CheckpointError: missing, truncated/corrupt, or not our format.
+        CheckpointError: missing, truncated/corrupt, modified (content digest), or not
+            our format.
     """
     p = Path(path)
     if not p.exists():
@@ -143,6 +163,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     state = raw.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{p}: missing or invalid state_dict")
+    digest = raw.get("sha256")
+    if digest is not None and (
+        not isinstance(digest, str)
+        or not isinstance(raw["config"], str)
+        or digest != _content_digest(raw["config"], state)
+    ):
+        raise CheckpointError(
+            f"{p}: content check failed (the SHA-256 of its config and weights differs from "
+            "the one stored): the file was damaged or modified after it was saved"
+        )
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     for k, v in state.items():
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
