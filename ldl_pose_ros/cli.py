@@ -105,7 +105,12 @@ def register_predict(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--weights", metavar="FILE", help="model checkpoint (default: the shipped model)"
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "torch", "onnx"),
+        default="auto",
+        help="network backend (default auto: ONNX Runtime on CPU, torch fp16 on CUDA)",
+    )
     p.add_argument(
         "--detector",
         choices=("mediapipe", "yunet", "haar"),

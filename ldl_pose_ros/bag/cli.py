@@ -1,0 +1,215 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``ldl-pose bag evaluate`` and ``ldl-pose bag play`` (registered by ``ldl_pose_ros.cli``).
+
+Heavy imports (torch, rosbags, rclpy) happen in the handlers; rclpy only for ``play``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+_EVALUATE_EPILOG = """\
+ground truth (optional; auto-detected when the bag has exactly one PoseStamped topic):
+  --gt-topic T   geometry_msgs/PoseStamped: pose of the head's REP-155 face frame
+                 (x out of the face, y to its left, z up) in the camera optical frame,
+                 or in another frame (a mocap frame) with --camera-to-mocap/--align-frames
+  --gt-frame F   a TF frame (e.g. the mocap rigid body of the head) on /tf, /tf_static;
+                 used directly when it shares a TF tree with the image frame, else in
+                 its tree's root with --camera-to-mocap or --align-frames
+  --camera-to-mocap x,y,z,qx,qy,qz,qw
+                 pose of the ground truth's frame in the camera optical frame
+                 (p_cam = R p_mocap + t)
+  --align-frames N
+                 estimate that transform from the first N frames with ground truth and
+                 a face (rotation: chordal mean of R_pred R_gt^T; translation: mean);
+                 those frames are not scored
+  Poses are taken at each image's header stamp (exact, or interpolated across gaps of
+  at most --gt-max-gap seconds).
+
+outputs in OUT_DIR:
+  output_bag/    MCAP: the input image and camera_info topics, /head_poses,
+                 /primary_head_pose, /tf (face_<id>, gaze_<id>, with the input's /tf),
+                 /tf_static, /image_annotated/compressed (see --annotated), the
+                 ground-truth topic; stamped and logged like the input images
+  frames.csv     one row per frame: frame,stamp,log_time,frame_id,status,faces,gt,
+                 matched,track_id,yaw,pitch,roll,yaw_true,pitch_true,roll_true,err_yaw,
+                 err_pitch,err_roll,geodesic,yaw_std,pitch_std,roll_std,processing_ms,
+                 latency_ms,node_dropped,in_metrics,detail
+  faces.csv      one row per published face: frame,stamp,track_id,x1,y1,x2,y2,score,
+                 yaw,pitch,roll,yaw_std,pitch_std,roll_std,net_yaw,net_pitch,net_roll,
+                 x,y,z,qx,qy,qz,qw
+  metrics.csv, metrics.json, report.md, angles.png, latency.png, pred_vs_true.png, ...
+  Angles: degrees, camera-frame angles of the published (ray-corrected, smoothed)
+  face frame; net_* are the network's own (weak-perspective) angles.
+
+exit status:
+  0  done   1  no frame could be processed   2  bad arguments, bag, topics or weights
+  3  stopped early (damaged bag or Ctrl-C): the results up to there are written
+"""
+
+_PLAY_EPILOG = """\
+Publishes the bag's messages at their recorded (log-time) rate, header stamps
+unchanged, like `ros2 bag play`.  Default topics: every Image, CompressedImage and
+CameraInfo topic.  With --record, the node's outputs (and the played topics, at the
+time they were published) go into a new MCAP bag; `ldl-pose bag evaluate IN_BAG
+--predictions OUT_BAG` scores it against the ground truth of IN_BAG.
+
+exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bag`` with its ``evaluate`` and ``play`` subcommands."""
+    bag = subparsers.add_parser("bag", help="evaluate or replay rosbag2 recordings",
+                                description="Evaluate or replay rosbag2 recordings.")
+    sub = bag.add_subparsers(dest="bag_command", metavar="COMMAND", required=True)
+
+    ev = sub.add_parser(
+        "evaluate", help="run the node's pipeline over a bag; output bag, metrics and plots",
+        description="Run the head-pose node's processing (estimator, tracking, smoothing) "
+        "over every image of a rosbag2 bag (sqlite3 or MCAP; no ROS installation needed), "
+        "write an output bag and, with ground truth, accuracy metrics.",
+        epilog=_EVALUATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
+    ev.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
+    ev.add_argument("--image-topic", metavar="T", help="image topic (default: the only one)")
+    ev.add_argument("--camera-info-topic", metavar="T",
+                    help="camera_info topic (default: the image topic's sibling or the only one)")
+    gt = ev.add_mutually_exclusive_group()
+    gt.add_argument("--gt-topic", metavar="T", help="ground-truth PoseStamped topic")
+    gt.add_argument("--gt-frame", metavar="F", help="ground-truth TF frame of the head")
+    gt.add_argument("--no-gt", action="store_true", help="ignore any ground truth")
+    tr = ev.add_mutually_exclusive_group()
+    tr.add_argument("--camera-to-mocap", metavar="x,y,z,qx,qy,qz,qw",
+                    help="pose of the ground truth's frame in the camera optical frame")
+    tr.add_argument("--align-frames", type=int, default=0, metavar="N",
+                    help="estimate that transform from the first N frames")
+    ev.add_argument("--gt-max-gap", type=float, default=0.1, metavar="S",
+                    help="interpolate ground truth across gaps up to S seconds (0.1)")
+    ev.add_argument("--match-max-deg", type=float, default=15.0, metavar="DEG",
+                    help="largest angle between predicted and true face rays for a match (15)")
+    ev.add_argument("--predictions", metavar="REC_BAG",
+                    help="score this recording of the live node (bag play --record) instead "
+                    "of running the pipeline")
+    ev.add_argument("--params-file", metavar="YAML",
+                    help="node parameter file (e.g. config/pose.yaml); default: node defaults")
+    ev.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
+    ev.add_argument("--device", help="auto, cpu, cuda (default: the node's, auto)")
+    ev.add_argument("--backend", choices=("auto", "torch", "onnx"))
+    ev.add_argument("--detector", choices=("mediapipe", "yunet", "haar"))
+    ev.add_argument("--detector-model", metavar="PATH")
+    ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
+                    help="annotated images in the output bag: /image_annotated/compressed "
+                    "JPEG (default), /image_annotated raw bgr8 (0.9 MB per VGA frame), or none")
+    ev.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    ev.set_defaults(func=run_evaluate)
+
+    pl = sub.add_parser(
+        "play", help="publish a bag's images and camera_info into a ROS graph (needs rclpy)",
+        description="Publish a bag's topics at the recorded rate, like `ros2 bag play`.",
+        epilog=_PLAY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pl.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
+    pl.add_argument("--rate", type=float, default=1.0, metavar="R",
+                    help="speed factor (2 = twice as fast; default 1)")
+    pl.add_argument("--topics", nargs="+", metavar="T", help="topics to publish")
+    pl.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO",
+                    help="publish topic FROM under the name TO")
+    pl.add_argument("--loop", action="store_true", help="play again from the start until Ctrl-C")
+    pl.add_argument("--qos", choices=("reliable", "best_effort"), default="reliable",
+                    help="publisher reliability (default reliable, depth --qos-depth)")
+    pl.add_argument("--qos-depth", type=int, default=10, metavar="N")
+    pl.add_argument("--wait-subscribers", type=float, default=10.0, metavar="S",
+                    help="wait up to S s for a subscriber on every played topic (0: no wait)")
+    pl.add_argument("--start-offset", type=float, default=0.0, metavar="S",
+                    help="skip the first S seconds of the bag")
+    pl.add_argument("--delay", type=float, default=0.0, metavar="S",
+                    help="wait S s after the subscribers were found before playing")
+    pl.add_argument("--clock", type=float, nargs="?", const=40.0, default=None, metavar="HZ",
+                    help="publish /clock with the bag's time at HZ (40) for nodes with "
+                    "use_sim_time:=true")
+    pl.add_argument("--lockstep", action="store_true",
+                    help="after each image, wait for the node's output with its stamp "
+                    "(no frame dropped; later messages shifted by the wait)")
+    pl.add_argument("--lockstep-topic", default="/head_poses", metavar="T",
+                    help="output topic waited for with --lockstep (/head_poses)")
+    pl.add_argument("--lockstep-timeout", type=float, default=10.0, metavar="S",
+                    help="longest wait per frame with --lockstep (10)")
+    pl.add_argument("--record", metavar="OUT_BAG", help="record into this new MCAP bag")
+    pl.add_argument("--record-topics", nargs="+", metavar="T",
+                    help="topics to record (default: /head_poses /tf /primary_head_pose "
+                    "/image_annotated /diagnostics); the played topics are always written")
+    pl.add_argument("--linger", type=float, default=2.0, metavar="S",
+                    help="keep recording until no message came for S s after the end (2)")
+    pl.set_defaults(func=run_play)
+
+
+def _error(msg: str, code: int = 2) -> int:
+    print(f"ldl-pose: error: {msg}", file=sys.stderr)
+    return code
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``ldl-pose bag evaluate``."""
+    from ldl_pose_ros.bag import io
+    from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
+    from ldl_pose_ros.bag.groundtruth import GroundTruthError
+    from ldl_pose_ros.bag.pipeline import PipelineParams
+
+    try:
+        params = (PipelineParams.from_yaml(args.params_file) if args.params_file
+                  else PipelineParams())
+    except (OSError, ValueError) as exc:
+        return _error(f"--params-file: {exc}")
+    overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
+                 "detector": args.detector, "detector_model": args.detector_model}
+    params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if args.align_frames < 0:
+        return _error("--align-frames must be >= 0")
+    if args.max_frames is not None and args.max_frames < 1:
+        return _error("--max-frames must be >= 1")
+    opts = EvaluateOptions(
+        bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
+        camera_info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
+        gt_frame=args.gt_frame, camera_to_mocap=args.camera_to_mocap,
+        align_frames=args.align_frames, params=params,
+        predictions=Path(args.predictions) if args.predictions else None,
+        annotated=args.annotated, max_frames=args.max_frames, match_max_deg=args.match_max_deg,
+        gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
+    )
+
+    def progress(msg: str) -> None:
+        print(f"ldl-pose: {msg}", file=sys.stderr)
+
+    try:
+        result = evaluate_bag(opts, progress=progress)
+    except (io.BagError, GroundTruthError) as exc:
+        return _error(str(exc))
+    except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
+        return _error(f"{type(exc).__name__}: {exc}")
+    for w in result.warnings:
+        print(f"ldl-pose: warning: {w}", file=sys.stderr)
+    s = result.summary
+    line = (f"ldl-pose: {s['frames']} frames, {s['frames_processed']} processed, "
+            f"{s['faces']} faces")
+    if "mae" in s:
+        line += (f"; detection {100 * (s['detection_rate'] or 0):.1f} %, MAE "
+                 f"{s['mae']['mean']:.2f} deg, geodesic {s['geodesic']['mean']:.2f} deg")
+    print(f"{line} -> {result.paths['report_md']}", file=sys.stderr)
+    if result.stopped:
+        print(f"ldl-pose: error: stopped early: {result.stopped}; partial results written",
+              file=sys.stderr)
+    elif result.exit_code:
+        print("ldl-pose: error: no frame could be processed", file=sys.stderr)
+    return result.exit_code
+
+
+def run_play(args: argparse.Namespace) -> int:
+    """Handler of ``ldl-pose bag play`` (imports rclpy)."""
+    try:
+        from ldl_pose_ros.ros import bag_play
+    except ImportError as exc:
+        return _error(f"bag play needs rclpy (a ROS 2 installation or the ROS wheels): {exc}")
+    return bag_play.run_from_args(args)
