@@ -302,3 +302,13 @@ def ray_correction(
     ``rot`` is any ``(..., 3, 3)`` rotation in O (head, face or gaze frame).
     """
     return ray_rotation(center_xy, camera_matrix) @ np.asarray(rot, np.float64)
+
+
+#: Rotation from the REP-155 face frame to the gaze frame: ``R_gaze = R_face @ FACE_TO_GAZE``.
+FACE_TO_GAZE = _FACE_IN_HEAD.T @ _GAZE_IN_HEAD
+
+
+def gaze_quaternion_from_face(face_quaternion: np.ndarray) -> np.ndarray:
+    """Quaternion ``(x, y, z, w)`` of the gaze frame from that of the REP-155 face frame."""
+    r = quaternion_to_matrix(np.asarray(face_quaternion, dtype=np.float64))
+    return matrix_to_quaternion(r @ FACE_TO_GAZE)

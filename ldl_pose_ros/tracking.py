@@ -7,8 +7,9 @@ same smoothed poses for the same frames.  No ROS imports.
 
 Tracks
     Each frame's faces are matched to the live tracks by a one-to-one assignment
-    (Hungarian, ``scipy.optimize.linear_sum_assignment``; greedy when SciPy is
-    missing) on the cost ``(1 - IoU) + d``, ``d`` being the distance between box
+    (Hungarian, ``scipy.optimize.linear_sum_assignment``, imported with the module
+    so the first match does not stall) on the cost ``(1 - IoU) + d``, ``d`` being the
+    distance between box
     centres in units of the track's box size (``max(w, h)``).  A pair may only
     match when ``IoU >= iou_threshold`` or ``d <= max_center_dist``.  Unmatched
     faces start new tentative tracks with fresh IDs (0, 1, 2, ... never reused
@@ -41,6 +42,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ldl_pose_ros.pose_types import FacePose
 
@@ -215,21 +217,6 @@ def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
     """Minimum-cost one-to-one assignment, dropping pairs with an invalid cost."""
     if cost.size == 0:
         return []
-    try:
-        from scipy.optimize import linear_sum_assignment
-    except ImportError:  # greedy fallback
-        pairs = []
-        order = np.dstack(np.unravel_index(np.argsort(cost, axis=None), cost.shape))[0]
-        used_r: set[int] = set()
-        used_c: set[int] = set()
-        for r, c in order:
-            if cost[r, c] >= _INVALID:
-                break
-            if r not in used_r and c not in used_c:
-                used_r.add(int(r))
-                used_c.add(int(c))
-                pairs.append((int(r), int(c)))
-        return pairs
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INVALID]
 

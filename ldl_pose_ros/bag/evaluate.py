@@ -364,10 +364,7 @@ class _Writer:
 
 def gaze_quaternion(face_quaternion: np.ndarray) -> np.ndarray:
     """Quaternion of the gaze frame from that of the REP-155 face frame (as the node)."""
-    face_to_gaze = geometry.face_rotation_in_optical(0.0, 0.0, 0.0).T @ (
-        geometry.gaze_rotation_in_optical(0.0, 0.0, 0.0))
-    r = geometry.quaternion_to_matrix(np.asarray(face_quaternion, dtype=np.float64))
-    return geometry.matrix_to_quaternion(r @ face_to_gaze)
+    return geometry.gaze_quaternion_from_face(face_quaternion)
 
 
 def _pred_faces(shown: list[Any]) -> list[PredFace]:

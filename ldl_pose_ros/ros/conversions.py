@@ -96,10 +96,7 @@ __all__ = [
     "stamp_to_seconds",
 ]
 
-#: Rotation from the REP-155 face frame to the gaze frame: ``R_gaze = R_face @ FACE_TO_GAZE``.
-FACE_TO_GAZE = geometry.face_rotation_in_optical(0.0, 0.0, 0.0).T @ (
-    geometry.gaze_rotation_in_optical(0.0, 0.0, 0.0)
-)
+FACE_TO_GAZE = geometry.FACE_TO_GAZE
 
 def stamp_to_seconds(stamp: Time) -> float:
     """``builtin_interfaces/Time`` as float seconds."""
@@ -188,8 +185,7 @@ def pose_with_covariance(
 
 def gaze_quaternion(face_quaternion: Sequence[float]) -> np.ndarray:
     """Quaternion ``(x, y, z, w)`` of the gaze frame from that of the REP-155 face frame."""
-    r = geometry.quaternion_to_matrix(np.asarray(face_quaternion, dtype=np.float64))
-    return geometry.matrix_to_quaternion(r @ FACE_TO_GAZE)
+    return geometry.gaze_quaternion_from_face(np.asarray(face_quaternion, dtype=np.float64))
 
 
 def pose_label(track_id: int, face: FacePose) -> str:
