@@ -15,7 +15,7 @@ setup(
     package_data={
         package_name: [
             "data/*.jpg", "data/*.md", "data/*.mcap",
-            "weights/*.ckpt", "weights/*.json", "weights/*.md",
+            "weights/*.ckpt", "weights/*.onnx", "weights/*.json", "weights/*.md",
         ],
     },
     data_files=[

@@ -7,12 +7,20 @@ Pipeline per frame: colour conversion and checks -> face detection (or given box
 the convention stored in the checkpoint) -> ONE network batch with every face of the
 frame -> rotations and quaternions (``ldl_pose_ros.geometry``).  Preprocessing is
 deterministic: the same image and boxes always give the same network input.
+
+Performance: the image is converted once (input views are not copied otherwise),
+crops are written straight into one batch and normalised by a table lookup per
+channel, and the network sees every face in one call.  The default backend
+(``'auto'``) is ONNX Runtime on CPU and fp16 torch on CUDA, where the frame is
+uploaded once through a pinned buffer and cropped on the GPU
+(:func:`ldl_pose_ros.crop.crop_faces_torch`).
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from ldl_pose_ros import geometry
-from ldl_pose_ros.crop import crop_faces, to_network_input
+from ldl_pose_ros.crop import crop_faces, crop_faces_torch, to_network_input
 from ldl_pose_ros.detection import FaceDetector, create_detector
 from ldl_pose_ros.detection.base import Detection
 from ldl_pose_ros.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
-from ldl_pose_ros.model.runner import PoseNetRunner
+from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
 from ldl_pose_ros.pose_types import FacePose
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
 
@@ -83,7 +91,8 @@ class HeadPoseEstimator:
     Args:
         weights: checkpoint file (``None``: the shipped ``resources.DEFAULT_WEIGHTS``).
         device: ``'auto'`` (CUDA when available), ``'cpu'`` or ``'cuda'``; fp16 on CUDA.
-        backend: ``'torch'`` or ``'onnx'`` (ONNX Runtime).
+        backend: ``'auto'`` (ONNX Runtime on CPU, torch fp16 on CUDA), ``'torch'`` or
+            ``'onnx'`` (ONNX Runtime).
         detector: a backend name for :func:`ldl_pose_ros.detection.create_detector`
             (``'mediapipe'``, ``'yunet'``, ``'haar'``), a ready :class:`FaceDetector`,
             or ``None`` to work only on given boxes.
@@ -92,10 +101,13 @@ class HeadPoseEstimator:
         max_faces: keep at most this many faces per frame, best scores first
             (``None``: no limit).  Not applied to given boxes.
         min_face_size: drop detections whose shorter box side is below this (pixels).
-        threads: CPU threads for the network (``None``: library default).
+        threads: CPU threads for the network (``None``: chosen for the machine,
+            ``ldl_pose_ros.model.runner.default_threads``).
         max_megapixels: reject larger images (``None``: no limit).
         detector_options: extra keyword arguments for the detector backend
             (e.g. ``{'tiles': 2}`` for mediapipe).
+        preprocess: ``'auto'`` (torch crops on the device for the torch backend on
+            CUDA, OpenCV/numpy otherwise), ``'numpy'`` or ``'torch'``.
 
     Raises ``CheckpointError`` (a ``ValueError``) for missing or corrupt weights and
     the errors of :func:`create_detector` for a bad detector choice.
@@ -108,7 +120,7 @@ class HeadPoseEstimator:
         self,
         weights: str | os.PathLike[str] | None = None,
         device: str = "auto",
-        backend: str = "torch",
+        backend: str = "auto",
         detector: str | FaceDetector | None = "mediapipe",
         detector_model: str | os.PathLike[str] | None = None,
         score_threshold: float = 0.5,
@@ -117,7 +129,10 @@ class HeadPoseEstimator:
         threads: int | None = None,
         max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
         detector_options: dict[str, Any] | None = None,
+        preprocess: str = "auto",
     ) -> None:
+        if preprocess not in ("auto", "numpy", "torch"):
+            raise ValueError(f"preprocess must be 'auto', 'numpy' or 'torch', got {preprocess!r}")
         if max_faces is not None and max_faces < 1:
             raise ValueError(f"max_faces must be >= 1 or None, got {max_faces}")
         if min_face_size < 0:
@@ -134,6 +149,12 @@ class HeadPoseEstimator:
         self.weights = Path(weights)
         self.runner = PoseNetRunner(self.weights, device=device, backend=backend, threads=threads)
         self.config: ModelConfig = self.runner.config
+        if preprocess == "torch" and self.runner.backend != "torch":
+            raise ValueError("preprocess='torch' needs the torch backend")
+        self._torch_preprocess = preprocess == "torch" or (
+            preprocess == "auto" and self.runner.backend == "torch" and self.device != "cpu"
+        )
+        self._frame_staging: Any = None  # pinned host buffer of the last frame size
         if isinstance(detector, str):
             self.detector: FaceDetector | None = create_detector(
                 detector, detector_model, score_threshold, **(detector_options or {})
@@ -287,10 +308,17 @@ class HeadPoseEstimator:
             return []
         t0 = time.perf_counter()
         cfg = self.config
-        crops = crop_faces(rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
-        batch = to_network_input(crops, cfg.mean, cfg.std)
-        t1 = time.perf_counter()
-        angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
+        # Crops made on the device; asynchronous on CUDA, so their time shows up in
+        # the network stage, which waits for the results.
+        tensor = self._device_crops(rgb, boxes) if self._torch_preprocess else None
+        if tensor is not None:
+            t1 = time.perf_counter()
+            angles, stds = self.runner.postprocess(self.runner.probabilities_tensor(tensor))
+        else:
+            crops = crop_faces(rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
+            batch = to_network_input(crops, cfg.mean, cfg.std)
+            t1 = time.perf_counter()
+            angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
         t2 = time.perf_counter()
         quats = geometry.matrix_to_quaternion(
             geometry.face_rotation_in_optical(angles[:, 0], angles[:, 1], angles[:, 2])
@@ -317,3 +345,45 @@ class HeadPoseEstimator:
         timing.network_ms = (t2 - t1) * 1e3
         timing.post_ms = (t3 - t2) * 1e3
         return poses
+
+    def _device_crops(self, rgb: np.ndarray, boxes: np.ndarray) -> Any:
+        """Network input made on the device, or None after running out of device memory.
+
+        Out of memory (e.g. a huge frame on a full GPU): the crops are made with
+        OpenCV on the CPU from then on, with a ``RuntimeWarning``; the network keeps
+        its own out-of-memory recovery (``PoseNetRunner``).
+        """
+        cfg = self.config
+        try:
+            frame = self._upload(rgb)
+            return crop_faces_torch(
+                frame, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y,
+                cfg.mean, cfg.std,
+            )
+        except Exception as exc:  # noqa: BLE001 - filtered just below, others re-raised
+            if not is_out_of_memory(exc):
+                raise
+            self._torch_preprocess = False
+            self._frame_staging = None
+            warnings.warn(
+                f"out of memory making face crops on {self.device} ({exc}): cropping on the "
+                "CPU from now on", RuntimeWarning, stacklevel=3,
+            )
+            return None
+
+    def _upload(self, rgb: np.ndarray) -> Any:
+        """The frame as a uint8 tensor on the network's device (pinned staging on CUDA)."""
+        import torch
+
+        device = self.runner.torch_device
+        if device is None or device.type == "cpu":
+            if not rgb.flags.writeable:  # e.g. a view of a message buffer
+                rgb = rgb.copy()
+            return torch.from_numpy(np.ascontiguousarray(rgb))
+        staging = self._frame_staging
+        if staging is None or tuple(staging.shape) != rgb.shape:
+            staging = self._frame_staging = torch.empty(rgb.shape, dtype=torch.uint8).pin_memory()
+        np.copyto(staging.numpy(), rgb)  # the one host copy, into page-locked memory
+        # The next frame overwrites the staging buffer only after this frame's
+        # results were copied back (a synchronising step), so the DMA has finished.
+        return staging.to(device, non_blocking=True)

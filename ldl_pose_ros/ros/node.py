@@ -20,7 +20,14 @@ Publications (every header is the input image's header: stamp and frame_id)
 Threading: the image callback only stores the newest message (latest frame
 wins; a frame replaced before the worker took it counts as dropped); one worker
 thread converts, infers, tracks and publishes, so the executor never waits on
-the network.  Without camera_info the node uses a nominal pinhole camera
+the network.  SIGINT/SIGTERM: the worker finishes its frame, the node is
+destroyed, ROS shut down and the process ends without the interpreter's slow
+teardown (well within 2 s); more signals during that are ignored.  Thread
+counts are fixed for the machine at start-up (network intra-op threads:
+parameter ``threads``, 0 = ``default_threads()``; OpenCV the same).
+Diagnostics report the median time of each stage (decode, detect, crop,
+network, post, publish), the latency and the node's resident memory.
+Without camera_info the node uses a nominal pinhole camera
 (``default_hfov_deg``, see ``ldl_pose_ros.projection``) and says so once.
 Bad input (unsupported encoding, wrong sizes, truncated data, huge or
 undecodable images, unusable camera_info) is logged (throttled), counted in
@@ -31,9 +38,13 @@ checked by a parameter callback that refuses invalid values with a reason.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
+import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -81,6 +92,8 @@ DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 FRAME_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 BAD_INPUT_KINDS = ("encoding", "size", "too_large", "decode", "camera_info", "processing")
 BAD_INPUT_LOG_PERIOD_S = 5.0
+#: Pipeline stages timed per frame and reported (window medians) in the diagnostics.
+STAGES = ("decode", "detect", "crop", "network", "post", "publish")
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     # Model and detector: fixed for the node's life.
     ParamSpec("weights", "", "Checkpoint file; empty = the shipped default model.", True),
     ParamSpec("device", "auto", "Inference device: auto, cpu, cuda or cuda:N.", True),
-    ParamSpec("backend", "torch", "Network backend.", True, choices=("torch", "onnx")),
-    ParamSpec("threads", 0, "CPU threads for the network; 0 = library default.", True, (0, 64)),
+    ParamSpec("backend", "auto", "Network backend: auto = onnx (ONNX Runtime) on CPU, torch "
+              "(fp16) on CUDA.", True, choices=("auto", "torch", "onnx")),
+    ParamSpec("threads", 0, "CPU threads for the network and OpenCV; 0 = chosen for the "
+              "machine (cores - 1, at most 4).", True, (0, 64)),
     ParamSpec("detector", "mediapipe", "Face detector backend.", True,
               choices=("mediapipe", "yunet", "haar")),
     ParamSpec("detector_model", "", "Model file of the yunet (ONNX) or haar (XML) detector.",
@@ -227,6 +242,7 @@ class _Stats:
         self.annotated = 0
         self.latencies_ms: deque[float] = deque(maxlen=1000)
         self.infer_ms: deque[float] = deque(maxlen=1000)
+        self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=1000) for k in STAGES}
         self.window_received = 0
         self.window_processed = 0
         self.window_start = time.monotonic()
@@ -250,6 +266,7 @@ class HeadPoseNode(Node):
         self._intrinsics_cache: tuple[CameraInfo, bool, int, int, CameraIntrinsics] | None = None
         self._camera_status = "no camera_info yet: nominal intrinsics"
         self._last_warned: dict[str, float] = {}
+        self._warned_no_info = False
 
         self._estimator = self._make_estimator(values)
         self._tracker = self._make_tracker(values)
@@ -307,8 +324,13 @@ class HeadPoseNode(Node):
     # -- construction helpers --------------------------------------------------------
 
     def _make_estimator(self, v: dict[str, Any]) -> Any:
-        from ldl_pose_ros.estimator import HeadPoseEstimator  # imports torch: seconds
+        import cv2
 
+        from ldl_pose_ros.estimator import HeadPoseEstimator  # imports torch: seconds
+        from ldl_pose_ros.model.runner import default_threads
+
+        threads = int(v["threads"]) or default_threads()
+        cv2.setNumThreads(threads)  # small per-frame ops: no oversized thread pool
         options = {"tiles": int(v["detector_tiles"])} if v["detector"] == "mediapipe" else None
         est = HeadPoseEstimator(
             weights=v["weights"] or None,
@@ -319,7 +341,7 @@ class HeadPoseNode(Node):
             score_threshold=float(v["score_threshold"]),
             max_faces=int(v["max_faces"]),
             min_face_size=float(v["min_face_size"]),
-            threads=int(v["threads"]) or None,
+            threads=threads,
             max_megapixels=float(v["max_image_megapixels"]),
             detector_options=options,
         )
@@ -433,11 +455,12 @@ class HeadPoseNode(Node):
             self._camera_status = (
                 f"no camera_info: nominal {values['default_hfov_deg']:g} deg HFOV intrinsics"
             )
-            self.get_logger().warning(
-                "no camera_info received: positions use a nominal pinhole camera with a "
-                f"{values['default_hfov_deg']:g} deg horizontal field of view",
-                once=True,
-            )
+            if not self._warned_no_info:  # (rclpy's once=True costs ~1 ms per call)
+                self._warned_no_info = True
+                self.get_logger().warning(
+                    "no camera_info received: positions use a nominal pinhole camera with a "
+                    f"{values['default_hfov_deg']:g} deg horizontal field of view"
+                )
             return nominal_intrinsics(width, height, float(values["default_hfov_deg"]))
         cache = self._intrinsics_cache
         if cache is not None and cache[0] is info and cache[1:4] == (rect, width, height):
@@ -464,17 +487,19 @@ class HeadPoseNode(Node):
         if isinstance(msg, CompressedImage):
             image, color = conv.compressed_to_array(msg, max_pixels)
         else:
-            image, color = conv.image_to_array(msg, max_pixels)
+            image, color = conv.image_to_array(msg, max_pixels)  # a view of msg.data
         height, width = image.shape[:2]
         intr = self._intrinsics(width, height, values)
-        faces = self._estimator.estimate(image, color)
+        t_decoded = time.perf_counter()
+        faces, timing = self._estimator.estimate_timed(image, color)
+        t_estimated = time.perf_counter()
 
         rotations = [face_rotation_in_camera(f, intr, bool(values["ray_correction"]))
                      for f in faces]
-        faces = [
-            dataclasses.replace(f, quaternion=geometry.matrix_to_quaternion(r))
-            for f, r in zip(faces, rotations, strict=True)
-        ]
+        if faces:  # one vectorised conversion for all faces
+            quats = geometry.matrix_to_quaternion(np.stack(rotations))
+            faces = [dataclasses.replace(f, quaternion=q)
+                     for f, q in zip(faces, quats, strict=True)]
         positions = [face_position(f, intr, float(values["face_width_m"])) for f in faces]
         stamp = conv.stamp_to_seconds(msg.header.stamp)
         tracked = tracker.update(faces, stamp if stamp > 0 else received, positions)
@@ -482,8 +507,17 @@ class HeadPoseNode(Node):
             (t for t in tracked if t.confirmed or values["publish_unconfirmed"]),
             key=lambda t: t.track_id,
         )
-        infer_ms = (time.perf_counter() - t0) * 1e3
+        t_post = time.perf_counter()
+        infer_ms = (t_post - t0) * 1e3
         self._publish(msg.header, image, color, shown, intr, values)
+        stages = {
+            "decode": (t_decoded - t0) * 1e3 + timing.decode_ms,
+            "detect": timing.detect_ms,
+            "crop": timing.crop_ms,
+            "network": timing.network_ms,
+            "post": timing.post_ms + (t_post - t_estimated) * 1e3,
+            "publish": (time.perf_counter() - t_post) * 1e3,
+        }
 
         latency = None
         if stamp > 0:
@@ -494,6 +528,8 @@ class HeadPoseNode(Node):
             self._stats.window_processed += 1
             self._stats.faces = len(shown)
             self._stats.infer_ms.append(infer_ms)
+            for k, v in stages.items():
+                self._stats.stage_ms[k].append(v)
             if latency is not None:
                 self._stats.latencies_ms.append(latency)
 
@@ -558,8 +594,11 @@ class HeadPoseNode(Node):
             s.window_start = now
             lat = list(s.latencies_ms)
             inf = list(s.infer_ms)
+            stage = {k: list(d) for k, d in s.stage_ms.items()}
             s.latencies_ms.clear()
             s.infer_ms.clear()
+            for d in s.stage_ms.values():
+                d.clear()
             bad = dict(s.bad)
             counts = (s.received, s.processed, s.dropped, s.faces, s.last_bad, s.annotated)
         received, processed, dropped, faces, last_bad, annotated = counts
@@ -581,7 +620,10 @@ class HeadPoseNode(Node):
             "processed_rate_hz": f"{out_rate:.2f}",
             "latency_ms_mean": f"{np.mean(lat):.1f}" if lat else "nan",
             "latency_ms_max": f"{np.max(lat):.1f}" if lat else "nan",
+            "latency_ms_median": f"{np.median(lat):.2f}" if lat else "nan",
             "inference_ms_mean": f"{np.mean(inf):.1f}" if inf else "nan",
+            **{f"stage_ms_{k}": f"{np.median(v):.3f}" if v else "nan" for k, v in stage.items()},
+            "memory_rss_mb": _rss_mb(),
             "frames_received": str(received),
             "frames_processed": str(processed),
             "frames_dropped": str(dropped),
@@ -615,6 +657,18 @@ class HeadPoseNode(Node):
         self._estimator.close()
 
 
+def _rss_mb() -> str:
+    """Resident memory of this process in MB (``/proc``; ``nan`` elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return f"{int(line.split()[1]) / 1024:.0f}"
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    return "nan"
+
+
 def _to_bgr(image: np.ndarray, color: str) -> np.ndarray:
     """Return a contiguous BGR copy or view of a converted input image, for drawing."""
     import cv2
@@ -627,8 +681,8 @@ def _to_bgr(image: np.ndarray, color: str) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; returns the process exit code."""
+def run(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM, then release it; returns the process exit code."""
     rclpy.init(args=args)
     node: HeadPoseNode | None = None
     code = 0
@@ -644,11 +698,45 @@ def main(args: list[str] | None = None) -> int:
             get_logger(NODE_NAME).fatal(f"{type(exc).__name__}: {exc}")
             code = 1
     finally:
+        _ignore_further_signals()
         if node is not None:
             node.stop()
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def _ignore_further_signals() -> None:
+    """Shutdown has begun: let no second SIGINT/SIGTERM interrupt the cleanup.
+
+    ``ros2 launch`` forwards Ctrl-C to a node that got it from the terminal too,
+    so two signals often arrive together; a KeyboardInterrupt in the middle of
+    the cleanup would print a traceback and skip releasing the node.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Process entry point: :func:`run`, then end the process at once with its exit code.
+
+    The node has already been stopped and destroyed and ROS shut down (logs
+    flushed) when :func:`run` returns; what is skipped is the interpreter's own
+    teardown, which spends 1-2 s of CPU destroying torch, ONNX Runtime and
+    MediaPipe objects, so that SIGINT/SIGTERM end the process well within the
+    2 s that launch systems and supervisors allow.  Call :func:`run` to stay in
+    the process.
+    """
+    try:
+        code = run(args)
+    except KeyboardInterrupt:  # a second Ctrl-C before the cleanup began ignoring it
+        code = 0
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
