@@ -2,13 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The node's per-frame processing without ROS, for the bag tools.
 
-For one decoded image the node (``ldl_pose_ros.ros.node.HeadPoseNode._process``)
-runs the estimator, rotates each face onto its camera ray
-(``projection.face_rotation_in_camera``), places it with
-``projection.face_position``, and tracks and smooths all faces with
-``tracking.FaceTracker`` on the header stamp; it publishes the confirmed tracks
-ordered by id.  :class:`FramePipeline` does exactly these steps with the same
-functions and classes; :class:`PipelineParams` carries the node parameters that
+:class:`FramePipeline` runs the node's per-frame steps
+(``ldl_pose_ros.frame_steps.track_frame``, the very function the node calls) on
+decoded frames of a recording; :class:`PipelineParams` carries the node parameters that
 matter here, with the node's defaults (``config/pose.yaml``), and can read a
 node parameter file.
 """
@@ -23,11 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
+from ldl_pose_ros.frame_steps import track_frame
 from ldl_pose_ros.projection import (
     CameraIntrinsics,
-    face_position,
-    face_rotation_in_camera,
     nominal_intrinsics,
 )
 
@@ -157,26 +151,19 @@ class FramePipeline:
         """
         p = self.params
         t0 = time.perf_counter()
-        faces, timing = self.estimator.estimate_timed(image, color)
-        t1 = time.perf_counter()
-        rotations = [face_rotation_in_camera(f, intrinsics, p.ray_correction) for f in faces]
-        faces = [
-            dataclasses.replace(f, quaternion=geometry.matrix_to_quaternion(r))
-            for f, r in zip(faces, rotations, strict=True)
-        ]
-        positions = [face_position(f, intrinsics, p.face_width_m) for f in faces]
-        tracked = self.tracker.update(faces, stamp_s, positions)
-        shown = sorted((t for t in tracked if t.confirmed or p.publish_unconfirmed),
-                       key=lambda t: t.track_id)
-        t2 = time.perf_counter()
+        steps = track_frame(self.estimator, self.tracker, image, color, stamp_s, intrinsics,
+                            ray_correction=p.ray_correction, face_width_m=p.face_width_m,
+                            publish_unconfirmed=p.publish_unconfirmed)
+        timing = steps.timing
         stages = {
             "decode": decode_ms + timing.decode_ms,
             "detect": timing.detect_ms,
             "crop": timing.crop_ms,
             "network": timing.network_ms,
-            "post": timing.post_ms + (t2 - t1) * 1e3,
+            "post": timing.post_ms + steps.post_ms,
         }
-        processing = decode_ms + (t2 - t0) * 1e3
+        processing = decode_ms + (time.perf_counter() - t0) * 1e3
+        shown, tracked = steps.shown, steps.tracked
         return FrameResult(shown, tracked, intrinsics, processing, stages)
 
 

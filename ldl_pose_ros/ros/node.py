@@ -39,7 +39,6 @@ checked by a parameter callback that refuses invalid values with a reason.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import os
@@ -71,12 +70,11 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from ldl_pose_ros import geometry
+from ldl_pose_ros.frame_steps import track_frame
 from ldl_pose_ros.imaging import ImageError
 from ldl_pose_ros.projection import (
     CameraIntrinsics,
     IntrinsicsError,
-    face_position,
-    face_rotation_in_camera,
     nominal_intrinsics,
     pose_covariance,
 )
@@ -491,22 +489,13 @@ class HeadPoseNode(Node):
         height, width = image.shape[:2]
         intr = self._intrinsics(width, height, values)
         t_decoded = time.perf_counter()
-        faces, timing = self._estimator.estimate_timed(image, color)
-        t_estimated = time.perf_counter()
-
-        rotations = [face_rotation_in_camera(f, intr, bool(values["ray_correction"]))
-                     for f in faces]
-        if faces:  # one vectorised conversion for all faces
-            quats = geometry.matrix_to_quaternion(np.stack(rotations))
-            faces = [dataclasses.replace(f, quaternion=q)
-                     for f, q in zip(faces, quats, strict=True)]
-        positions = [face_position(f, intr, float(values["face_width_m"])) for f in faces]
         stamp = conv.stamp_to_seconds(msg.header.stamp)
-        tracked = tracker.update(faces, stamp if stamp > 0 else received, positions)
-        shown = sorted(
-            (t for t in tracked if t.confirmed or values["publish_unconfirmed"]),
-            key=lambda t: t.track_id,
-        )
+        steps = track_frame(self._estimator, tracker, image, color,
+                            stamp if stamp > 0 else received, intr,
+                            ray_correction=bool(values["ray_correction"]),
+                            face_width_m=float(values["face_width_m"]),
+                            publish_unconfirmed=bool(values["publish_unconfirmed"]))
+        shown, timing = steps.shown, steps.timing
         t_post = time.perf_counter()
         infer_ms = (t_post - t0) * 1e3
         self._publish(msg.header, image, color, shown, intr, values)
@@ -515,7 +504,7 @@ class HeadPoseNode(Node):
             "detect": timing.detect_ms,
             "crop": timing.crop_ms,
             "network": timing.network_ms,
-            "post": timing.post_ms + (t_post - t_estimated) * 1e3,
+            "post": timing.post_ms + steps.post_ms,
             "publish": (time.perf_counter() - t_post) * 1e3,
         }
 
