@@ -130,3 +130,13 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
         (p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
         key=lambda p: p.name,
     )
+
+
+def to_bgr(image: np.ndarray, color: str) -> np.ndarray:
+    """A contiguous BGR view or copy of a 3- or 4-channel ``color``-ordered image, for drawing."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        code = cv2.COLOR_BGRA2BGR if color == "bgr" else cv2.COLOR_RGBA2BGR
+        return cv2.cvtColor(np.ascontiguousarray(image), code)
+    if color == "rgb":
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+    return np.ascontiguousarray(image)

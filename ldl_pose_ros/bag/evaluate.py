@@ -62,6 +62,7 @@ from ldl_pose_ros.bag.metrics import (
     timing_stats,
 )
 from ldl_pose_ros.bag.pipeline import FramePipeline, PipelineParams
+from ldl_pose_ros.imaging import to_bgr
 
 OUTPUT_BAG = "output_bag"
 TOPIC_POSES = "/head_poses"
@@ -302,15 +303,6 @@ def _attach_gt(frames: list[FrameRecord], gt: _GroundTruth, opts: EvaluateOption
 # ---------------------------------------------------------------- offline pass
 
 
-def _to_bgr(image: np.ndarray, color: str) -> np.ndarray:
-    import cv2
-
-    if image.ndim == 3 and image.shape[2] == 4:
-        code = cv2.COLOR_BGRA2BGR if color == "bgr" else cv2.COLOR_RGBA2BGR
-        return cv2.cvtColor(np.ascontiguousarray(image), code)
-    if color == "rgb":
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
-    return np.ascontiguousarray(image)
 
 
 class _Writer:
@@ -351,7 +343,7 @@ class _Writer:
 
             from ldl_pose_ros.annotate import draw_poses
 
-            drawn = draw_poses(_to_bgr(image, color), [t.face for t in shown],
+            drawn = draw_poses(to_bgr(image, color), [t.face for t in shown],
                                ids=[t.track_id for t in shown])
             if self.annotated == "jpeg":
                 ok, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 90])

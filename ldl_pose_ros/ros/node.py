@@ -71,7 +71,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ldl_pose_ros import geometry
 from ldl_pose_ros.frame_steps import track_frame
-from ldl_pose_ros.imaging import ImageError
+from ldl_pose_ros.imaging import ImageError, to_bgr
 from ldl_pose_ros.projection import (
     CameraIntrinsics,
     IntrinsicsError,
@@ -564,7 +564,7 @@ class HeadPoseNode(Node):
         if values["publish_annotated"] and self._pub_annotated.get_subscription_count() > 0:
             from ldl_pose_ros.annotate import draw_poses
 
-            bgr = _to_bgr(image, color)
+            bgr = to_bgr(image, color)
             drawn = draw_poses(bgr, [t.face for t in shown], ids=[t.track_id for t in shown])
             self._pub_annotated.publish(conv.array_to_image(drawn, "bgr8", header))
             with self._stats.lock:
@@ -658,16 +658,6 @@ def _rss_mb() -> str:
     return "nan"
 
 
-def _to_bgr(image: np.ndarray, color: str) -> np.ndarray:
-    """Return a contiguous BGR copy or view of a converted input image, for drawing."""
-    import cv2
-
-    if image.ndim == 3 and image.shape[2] == 4:
-        code = cv2.COLOR_BGRA2BGR if color == "bgr" else cv2.COLOR_RGBA2BGR
-        return cv2.cvtColor(np.ascontiguousarray(image), code)
-    if color == "rgb":
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
-    return np.ascontiguousarray(image)
 
 
 def run(args: list[str] | None = None) -> int:
