@@ -307,6 +307,7 @@ def play(opts: PlayOptions, log: Any = None) -> PlayResult:
         use_dds_profile()
         context = rclpy.Context()
         rclpy.init(context=context)
+        executor = spinner = node = None
         try:
             node = rclpy.create_node("ldl_pose_bag_play", context=context,
                                      start_parameter_services=False)
@@ -356,6 +357,14 @@ def play(opts: PlayOptions, log: Any = None) -> PlayResult:
                 if recorder is not None:
                     result.recorded = recorder.close()
         finally:
+            # Stop the spinning thread before ROS goes down: a thread still inside the
+            # executor at interpreter exit aborts the process (std::terminate).
+            if executor is not None:
+                executor.shutdown(timeout_sec=2.0)
+            if spinner is not None:
+                spinner.join(timeout=2.0)
+            if node is not None:
+                node.destroy_node()
             rclpy.try_shutdown(context=context)
     finally:
         bag.close()
