@@ -162,11 +162,6 @@ def test_damaged_bag_keeps_what_it_processed_and_says_where_it_stopped(
     assert _count(out / "output_bag", "/head_poses") == n  # closed, indexed, readable
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bag reader: with an intact MCAP summary, random bytes over a chunk's records are "
-    "skipped as unknown records: the chunk's frames vanish without a warning and the "
-    "evaluation reports success (no chunk CRCs are written, and the message count "
-    "from the summary is not compared); to be fixed in ldl_pose_ros/bag"))
 def test_garbage_chunk_in_a_closed_mcap_is_reported(
     tmp_path: Path, bags: dict[str, Path], params: PipelineParams, estimator: Any
 ) -> None:

@@ -589,6 +589,11 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Any = None,
         finally:
             if out_bag is not None:
                 out_bag.close()
+    expected = getattr(image, "count", 0) or 0
+    if stopped is None and not opts.max_frames and 0 < len(frames) < expected:
+        # A damaged chunk can be skipped silently by the reader: compare with the index.
+        warnings.append(f"recording damaged: {expected - len(frames)} of {expected} messages "
+                        f"on {image.name} could not be read (the bag's index lists {expected})")
     if opts.predictions is not None:
         recorded = _recorded_pass(Path(opts.predictions), frames, opts.params, warnings)
     else:
