@@ -1,91 +1,17 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The LDL multi-loss with a per-angle label mask and per-sample weights.
+"""The training loss.
 
-``ldl_pose_ros.model.LDLMultiLoss`` averages over every sample and angle; data
-such as Pointing'04 has no roll label, and pseudo-labels carry a confidence.
-:class:`MaskedLDLLoss` computes the same three terms element-wise from the
-package's bins and Gaussian labels (``ldl_pose_ros.model.distribution``) and
-averages ``weight * mask * term`` over the labelled entries.  With an all-ones
-mask and unit weights it equals ``LDLMultiLoss`` (tested).
+The package's LDL multi-loss already takes per-angle label masks (Pointing'04 has no
+roll) and per-sample weights (pseudo-label confidence); this name is kept for configs
+and scripts that import it from here.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from ldl_pose_ros.model.losses import LDLMultiLoss
 
-from ldl_pose_ros.model.config import ModelConfig
-from ldl_pose_ros.model.distribution import (
-    bin_centers,
-    bin_index,
-    expectation_and_std,
-    gaussian_labels,
-)
+#: The package's loss already takes per-angle masks and per-sample weights.
+MaskedLDLLoss = LDLMultiLoss
 
-
-class MaskedLDLLoss(nn.Module):
-    """``kl_weight * KL + reg_weight * reg + ce_weight * CE`` over labelled angles.
-
-    ``forward(logits (B, 3, nb), angles (B, 3), mask (B, 3) | None, weight (B,) | None)``
-    returns ``(total, parts)``; ``parts`` holds detached ``kl``, ``reg``, ``ce``
-    and ``mae`` (masked means, unweighted for ``mae``).  A term is
-    ``sum(weight_i * mask_ij * term_ij) / sum(mask_ij)``: weights scale a
-    sample's contribution, masked entries contribute nothing.
-    """
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
-        self.register_buffer("centers", bin_centers(cfg), persistent=False)
-
-    def forward(
-        self,
-        logits: torch.Tensor,
-        angles: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        weight: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its detached parts (see the class docstring)."""
-        cfg = self.cfg
-        if logits.ndim != 3 or logits.shape[1:] != (3, cfg.num_bins):
-            raise ValueError(f"logits must be (B, 3, {cfg.num_bins}), got {tuple(logits.shape)}")
-        logits = logits.float()
-        angles = angles.to(device=logits.device, dtype=torch.float32)
-        if angles.shape != logits.shape[:2]:
-            raise ValueError(f"angles must be (B, 3), got {tuple(angles.shape)}")
-        m = torch.ones_like(angles) if mask is None else mask.to(angles).reshape(angles.shape)
-        w = torch.ones(angles.shape[0], device=angles.device) if weight is None else (
-            weight.to(angles).reshape(-1))
-        wm = m * w[:, None]
-        denom = m.sum().clamp_min(1.0)
-        # Masked angles may hold any placeholder value: clamp them to a bin centre
-        # so that no NaN/inf can leak from them.
-        safe = torch.where(m > 0, angles, torch.zeros_like(angles))
-        log_p = F.log_softmax(logits, dim=-1)
-        labels = gaussian_labels(safe, self.centers, cfg.sigma)
-        kl_e = (torch.xlogy(labels, labels) - labels * log_p).sum(-1)
-        mean, _ = expectation_and_std(log_p.exp(), self.centers)
-        if cfg.reg_loss == "mse":
-            reg_e = F.mse_loss(mean, safe, reduction="none")
-        elif cfg.reg_loss == "l1":
-            reg_e = F.l1_loss(mean, safe, reduction="none")
-        else:
-            reg_e = F.smooth_l1_loss(mean, safe, beta=1.0, reduction="none")
-        ce_e = -log_p.gather(-1, bin_index(safe, cfg).unsqueeze(-1)).squeeze(-1)
-        kl = (wm * kl_e).sum() / denom
-        reg = (wm * reg_e).sum() / denom
-        ce = (wm * ce_e).sum() / denom
-        total = logits.new_zeros(())
-        for wt, term in ((cfg.kl_weight, kl), (cfg.reg_weight, reg), (cfg.ce_weight, ce)):
-            if wt:
-                total = total + wt * term
-        parts = {
-            "kl": kl.detach(),
-            "reg": reg.detach(),
-            "ce": ce.detach(),
-            "mae": ((mean - safe).abs() * m).sum().detach() / denom,
-        }
-        return total, parts
+__all__ = ["MaskedLDLLoss"]

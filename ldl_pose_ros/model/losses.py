@@ -27,9 +27,12 @@ class LDLMultiLoss(nn.Module):
     * ``ce``: cross-entropy with the hard bin containing the true angle
       (Hopenet-style baseline; off with the default ``ce_weight = 0``).
 
-    ``forward(logits (B,3,nb), angles (B,3) deg)`` returns ``(total, parts)``
-    where ``parts`` holds detached ``kl``, ``reg``, ``ce`` and ``mae`` tensors.
-    Terms with zero weight are still reported but not back-propagated.
+    ``forward(logits (B,3,nb), angles (B,3) deg, mask (B,3) | None, weight (B,) | None)``
+    returns ``(total, parts)`` where ``parts`` holds detached ``kl``, ``reg``, ``ce``
+    and ``mae`` tensors.  A term is ``sum(weight_i * mask_ij * term_ij) / sum(mask_ij)``:
+    per-sample weights scale a sample's contribution and masked (unlabelled) angles
+    contribute nothing; without mask and weight it is the plain mean.  Terms with zero
+    weight are still reported but not back-propagated.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -39,36 +42,50 @@ class LDLMultiLoss(nn.Module):
         self.register_buffer("centers", bin_centers(cfg), persistent=False)
 
     def forward(
-        self, logits: torch.Tensor, angles: torch.Tensor
+        self,
+        logits: torch.Tensor,
+        angles: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        weight: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Return ``(total, parts)`` for logits ``(B, 3, nb)`` and angles ``(B, 3)`` deg."""
+        """Return ``(total, parts)`` (see the class docstring)."""
         cfg = self.cfg
         if logits.ndim != 3 or logits.shape[1:] != (3, cfg.num_bins):
             raise ValueError(f"logits must be (B, 3, {cfg.num_bins}), got {tuple(logits.shape)}")
-        if angles.shape != logits.shape[:2]:
-            raise ValueError(f"angles must be (B, 3), got {tuple(angles.shape)}")
         logits = logits.float()
         angles = angles.to(device=logits.device, dtype=torch.float32)
+        if angles.shape != logits.shape[:2]:
+            raise ValueError(f"angles must be (B, 3), got {tuple(angles.shape)}")
+        m = torch.ones_like(angles) if mask is None else mask.to(angles).reshape(angles.shape)
+        w = torch.ones(angles.shape[0], device=angles.device) if weight is None else (
+            weight.to(angles).reshape(-1))
+        wm = m * w[:, None]
+        denom = m.sum().clamp_min(1.0)
+        # Masked angles may hold any placeholder value: clamp them to a bin centre
+        # so that no NaN/inf can leak from them.
+        safe = torch.where(m > 0, angles, torch.zeros_like(angles))
         log_p = F.log_softmax(logits, dim=-1)
-        labels = gaussian_labels(angles, self.centers, cfg.sigma)
-        # KL(q || p) = sum q (log q - log p); xlogy gives 0 for q == 0.
-        kl = (torch.xlogy(labels, labels) - labels * log_p).sum(-1).mean()
+        labels = gaussian_labels(safe, self.centers, cfg.sigma)
+        kl_e = (torch.xlogy(labels, labels) - labels * log_p).sum(-1)
         mean, _ = expectation_and_std(log_p.exp(), self.centers)
         if cfg.reg_loss == "mse":
-            reg = F.mse_loss(mean, angles)
+            reg_e = F.mse_loss(mean, safe, reduction="none")
         elif cfg.reg_loss == "l1":
-            reg = F.l1_loss(mean, angles)
+            reg_e = F.l1_loss(mean, safe, reduction="none")
         else:
-            reg = F.smooth_l1_loss(mean, angles, beta=1.0)
-        ce = F.nll_loss(log_p.reshape(-1, cfg.num_bins), bin_index(angles, cfg).reshape(-1))
+            reg_e = F.smooth_l1_loss(mean, safe, beta=1.0, reduction="none")
+        ce_e = -log_p.gather(-1, bin_index(safe, cfg).unsqueeze(-1)).squeeze(-1)
+        kl = (wm * kl_e).sum() / denom
+        reg = (wm * reg_e).sum() / denom
+        ce = (wm * ce_e).sum() / denom
         total = logits.new_zeros(())
-        for weight, term in ((cfg.kl_weight, kl), (cfg.reg_weight, reg), (cfg.ce_weight, ce)):
-            if weight:
-                total = total + weight * term
+        for wt, term in ((cfg.kl_weight, kl), (cfg.reg_weight, reg), (cfg.ce_weight, ce)):
+            if wt:
+                total = total + wt * term
         parts = {
             "kl": kl.detach(),
             "reg": reg.detach(),
             "ce": ce.detach(),
-            "mae": (mean - angles).abs().mean().detach(),
+            "mae": ((mean - safe).abs() * m).sum().detach() / denom,
         }
         return total, parts
