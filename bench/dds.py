@@ -54,6 +54,24 @@ def dds_env(domain_id: int, cache_dir: Path | None = None) -> dict[str, str]:
     return env
 
 
+
+def start_spinner(node: Any, context: Any) -> tuple[Any, threading.Thread]:
+    """Spin ``node`` in a daemon thread; returns ``(executor, thread)``."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except Exception:  # noqa: BLE001 - context shut down at close()
+            pass
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    return executor, thread
+
 class NodeProcess:
     """``python -m ldl_pose_ros.ros.node`` with the given parameters, output to a log."""
 
@@ -109,7 +127,6 @@ class Camera:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from sensor_msgs.msg import CameraInfo, Image
 
@@ -133,16 +150,8 @@ class Camera:
         self.last_latency_s = 0.0
         self.node.create_subscription(PoseArray, "/head_poses", self._on_poses, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
-        self.executor = SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+        self.executor, self._thread = start_spinner(self.node, self.ctx)
 
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - context shut down at close()
-            pass
 
     def _on_poses(self, msg: Any) -> None:
         now = time.time_ns()

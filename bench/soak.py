@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.dds import NodeProcess, dds_env
+from bench.dds import NodeProcess, dds_env, start_spinner
 
 SIZE = (640, 480)
 FACE_CROP = (120, 20, 330, 230)  # x1, y1, x2, y2 around the demo photograph's face
@@ -81,7 +81,6 @@ class Soak:
     def __init__(self, env: dict[str, str], grace: float) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from sensor_msgs.msg import CameraInfo, Image
         from tf2_msgs.msg import TFMessage
@@ -109,16 +108,8 @@ class Soak:
         self.tf_messages = 0
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
-        self.executor = SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+        self.executor, self._thread = start_spinner(self.node, self.ctx)
 
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - context shut down at close()
-            pass
 
     def _late(self, scene: SceneLog) -> bool:
         return scene.faces == 0 and time.monotonic() - scene.start > self.grace

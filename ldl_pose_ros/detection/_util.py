@@ -15,27 +15,24 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+def _overlap(box: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Intersection areas of one ``(4,)`` box with ``(N, 4)`` boxes, and both areas."""
+    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return iw * ih, area, areas
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
+    inter, area, areas = _overlap(box, boxes)
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def box_ios(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over the smaller area, of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inter, area, areas = _overlap(box, boxes)
     return inter / np.maximum(np.minimum(area, areas), 1e-9)
 
 
