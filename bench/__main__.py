@@ -65,8 +65,8 @@ def _weights(backbone: str, wdir: Path) -> tuple[Path, str]:
 def _frames() -> dict[int, Any]:
     import cv2
 
+    from bench.scenes import DEMO_FACE_BOX, face_grid
     from ldl_pose_ros.resources import DEMO_IMAGE
-    from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
 
     demo = cv2.imread(str(DEMO_IMAGE), cv2.IMREAD_COLOR)
     return {n: face_grid(demo, DEMO_FACE_BOX, n, (640, 480))[0] for n in FACES}
@@ -94,7 +94,7 @@ def section_frame(args: argparse.Namespace, w: Path, frames: dict[int, Any], thr
                   ) -> dict[str, Any]:
     from bench.inproc import frame_stages
     from bench.peer import LandmarkerPeer, landmarker_model, time_peer
-    from ldl_pose_ros.estimator import HeadPoseEstimator
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
 
     repeats = 15 if args.quick else 50
     ours: list[dict[str, Any]] = []

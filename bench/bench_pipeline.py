@@ -28,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros.estimator import HeadPoseEstimator, StageTiming
+from bench.scenes import DEMO_FACE_BOX, face_grid
+from ldl_pose_ros.core.estimator import HeadPoseEstimator, StageTiming
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS, DEMO_IMAGE
-from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
 
 STAGES = ("decode_ms", "detect_ms", "crop_ms", "network_ms", "post_ms", "total_ms")
 

@@ -138,7 +138,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 def _collect_images(paths: list[str]) -> tuple[list[Path], int]:
     """Image files named by ``paths`` (folders expanded) and the number of missing paths."""
-    from ldl_pose_ros.imaging import list_images
+    from ldl_pose_ros.core.imaging import list_images
 
     files: list[Path] = []
     missing = 0
@@ -259,9 +259,9 @@ def run_predict(args: argparse.Namespace) -> int:
 
     import cv2
 
-    from ldl_pose_ros.annotate import draw_poses
-    from ldl_pose_ros.estimator import HeadPoseEstimator
-    from ldl_pose_ros.imaging import ImageError, load_image
+    from ldl_pose_ros.core.annotate import draw_poses
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
+    from ldl_pose_ros.core.imaging import ImageError, load_image
 
     try:
         estimator = HeadPoseEstimator(

@@ -110,8 +110,8 @@ def contact_sheet(recording: Path, frames: list[Any], out: Path, tiles: int = 12
     """Grid of the node's annotated images with true and published angles; None if none."""
     import cv2
 
-    from ldl_pose_ros import geometry
     from ldl_pose_ros.bag import io
+    from ldl_pose_ros.core import geometry
 
     by_stamp = {f.stamp_ns: f for f in frames}
     with io.BagReader(recording) as bag:

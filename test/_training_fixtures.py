@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import scipy.io as sio
 
-from ldl_pose_ros.geometry import euler_to_matrix
+from ldl_pose_ros.core.geometry import euler_to_matrix
 
 
 def write_image(path: Path, w: int = 96, h: int = 80, seed: int = 0) -> Path:

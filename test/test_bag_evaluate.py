@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ldl_pose_ros import geometry
 from ldl_pose_ros.bag import io, make_demo
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
 from ldl_pose_ros.bag.groundtruth import GroundTruthError, Pose, parse_transform
 from ldl_pose_ros.bag.pipeline import PipelineParams
 from ldl_pose_ros.bag.report import FACE_COLUMNS, FRAME_COLUMNS, METRICS_COLUMNS
+from ldl_pose_ros.core import geometry
 
 FRAMES = 8
 REPO = Path(__file__).resolve().parents[1]

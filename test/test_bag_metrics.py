@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 
-from ldl_pose_ros import geometry
 from ldl_pose_ros.bag import make_demo
 from ldl_pose_ros.bag.groundtruth import (
     GroundTruthError,
@@ -27,7 +26,8 @@ from ldl_pose_ros.bag.metrics import (
     match_face,
     simulate_node_latency,
 )
-from ldl_pose_ros.projection import nominal_intrinsics
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import nominal_intrinsics
 
 
 def test_angle_metrics_known_offsets():

@@ -22,10 +22,10 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("tf2_msgs.msg")
 
-from ldl_pose_ros import geometry  # noqa: E402
 from ldl_pose_ros.bag import io, make_demo  # noqa: E402
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag  # noqa: E402
 from ldl_pose_ros.bag.pipeline import PipelineParams  # noqa: E402
+from ldl_pose_ros.core import geometry  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 12

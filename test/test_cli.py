@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.scenes import DEMO_FACE_BOX, face_grid
 from ldl_pose_ros import cli
 from ldl_pose_ros.resources import DEMO_IMAGE
-from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
 
 COLUMNS = [
     "file",

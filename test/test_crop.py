@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ldl_pose_ros.crop import crop_boxes, crop_faces, flip_boxes, flip_points, to_network_input
+from ldl_pose_ros.core.crop import crop_boxes, crop_faces, flip_boxes, flip_points, to_network_input
 from ldl_pose_ros.model import ModelConfig
 
 
@@ -121,7 +121,7 @@ def test_to_network_input() -> None:
 
 
 def test_prepare_batch_uses_config(demo_image_bgr: np.ndarray) -> None:
-    from ldl_pose_ros.crop import prepare_batch
+    from ldl_pose_ros.core.crop import prepare_batch
 
     img = demo_image_bgr[..., ::-1].copy()
     cfg = ModelConfig(input_size=48, crop_scale=1.3, crop_shift_y=0.05)

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ldl_pose_ros.detection import BACKENDS, Detection, create_detector
-from ldl_pose_ros.detection._util import box_iou, clip_boxes, nms
-from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
+from bench.scenes import DEMO_FACE_BOX, face_grid
+from ldl_pose_ros.core.detection import BACKENDS, Detection, create_detector
+from ldl_pose_ros.core.detection._util import box_iou, clip_boxes, nms
 
 # Face centre and size in the 512x512 demo image (checked by eye and with two detectors).
 FACE_CENTER = np.array([224.0, 121.0])

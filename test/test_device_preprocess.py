@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from ldl_pose_ros.crop import crop_faces, crop_faces_torch, to_network_input
-from ldl_pose_ros.estimator import HeadPoseEstimator
+from bench.scenes import DEMO_FACE_BOX, face_grid
+from ldl_pose_ros.core.crop import crop_faces, crop_faces_torch, to_network_input
+from ldl_pose_ros.core.estimator import HeadPoseEstimator
 from ldl_pose_ros.resources import DEMO_IMAGE
-from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

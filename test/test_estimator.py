@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from ldl_pose_ros.estimator import HeadPoseEstimator, StageTiming, as_boxes
-from ldl_pose_ros.imaging import ImageError, check_image, load_image, to_rgb
+from bench.scenes import DEMO_FACE_BOX, face_grid
+from ldl_pose_ros.core.estimator import HeadPoseEstimator, StageTiming, as_boxes
+from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.imaging import ImageError, check_image, load_image, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
-from ldl_pose_ros.pose_types import FacePose
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
-from ldl_pose_ros.synthetic import DEMO_FACE_BOX, face_grid
 
 FACE_CENTER = np.array([224.0, 121.0])
 
@@ -284,7 +284,7 @@ def test_flip_negates_yaw_and_roll(demo_image_bgr):
 
 
 def test_annotate(estimator, demo_image_bgr):
-    from ldl_pose_ros.annotate import draw_poses, pose_label
+    from ldl_pose_ros.core.annotate import draw_poses, pose_label
 
     frame, _ = face_grid(demo_image_bgr, DEMO_FACE_BOX, 5)
     poses = estimator.estimate(frame)

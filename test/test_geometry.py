@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from ldl_pose_ros.geometry import (
+from ldl_pose_ros.core.geometry import (
     euler_to_matrix,
     face_matrix_to_euler,
     face_rotation_in_optical,
@@ -349,7 +349,7 @@ def test_teacher_labels_match_landmarks(shared_dir: Path) -> None:
 
 
 def test_face_quaternion() -> None:
-    from ldl_pose_ros.geometry import face_quaternion_in_optical
+    from ldl_pose_ros.core.geometry import face_quaternion_in_optical
 
     q = face_quaternion_in_optical(*ANGLES[:5].T)
     np.testing.assert_allclose(quaternion_to_matrix(q), face_rotation_in_optical(*ANGLES[:5].T))

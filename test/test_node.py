@@ -39,7 +39,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
-from ldl_pose_ros import geometry  # noqa: E402
+from ldl_pose_ros.core import geometry  # noqa: E402
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS, DEMO_IMAGE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

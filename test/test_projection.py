@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.pose_types import FacePose
-from ldl_pose_ros.projection import (
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import (
     DEFAULT_FACE_WIDTH_M,
     EYE_LINE_OFFSET,
     CameraIntrinsics,
@@ -22,6 +21,7 @@ from ldl_pose_ros.projection import (
     nominal_intrinsics,
     pose_covariance,
 )
+from ldl_pose_ros.core.faces import FacePose
 
 K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
 

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ldl_pose_ros.detection import Detection
-from ldl_pose_ros.geometry import euler_to_matrix
+from ldl_pose_ros.core.detection import Detection
+from ldl_pose_ros.core.geometry import euler_to_matrix
 from training.pseudo_label import (
     CSV_COLUMNS,
     NON_FACES,

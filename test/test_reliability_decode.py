@@ -27,20 +27,20 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ldl_pose_ros.imaging import ImageError
-from ldl_pose_ros.msg_decode import (
-    InputError,
-    camera_info_to_intrinsics,
-    compressed_to_array,
-    image_to_array,
-)
-from ldl_pose_ros.pose_types import FacePose
-from ldl_pose_ros.projection import (
+from ldl_pose_ros.core.camera import (
     CameraIntrinsics,
     IntrinsicsError,
     face_position,
     face_rotation_in_camera,
 )
+from ldl_pose_ros.core.decode import (
+    InputError,
+    camera_info_to_intrinsics,
+    compressed_to_array,
+    image_to_array,
+)
+from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.imaging import ImageError
 
 try:
     from sensor_msgs.msg import CompressedImage as RosCompressedImage

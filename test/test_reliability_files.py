@@ -30,7 +30,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ldl_pose_ros.estimator import HeadPoseEstimator
+from ldl_pose_ros.core.estimator import HeadPoseEstimator
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
 from ldl_pose_ros.model.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from ldl_pose_ros.model.runner import PoseNetRunner, export_onnx, is_out_of_memory

@@ -16,13 +16,11 @@ pytest.importorskip("sensor_msgs.msg")
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from ldl_pose_ros import (
-    geometry,  # noqa: E402
-    msg_decode,
-)
-from ldl_pose_ros.imaging import ImageError  # noqa: E402
-from ldl_pose_ros.pose_types import FacePose  # noqa: E402
-from ldl_pose_ros.projection import IntrinsicsError  # noqa: E402
+from ldl_pose_ros.core import decode as msg_decode  # noqa: E402
+from ldl_pose_ros.core import geometry  # noqa: E402
+from ldl_pose_ros.core.camera import IntrinsicsError  # noqa: E402
+from ldl_pose_ros.core.faces import FacePose  # noqa: E402
+from ldl_pose_ros.core.imaging import ImageError  # noqa: E402
 from ldl_pose_ros.resources import DEMO_IMAGE  # noqa: E402
 from ldl_pose_ros.ros import conversions as conv  # noqa: E402
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ldl_pose_ros.geometry import euler_to_matrix
+from ldl_pose_ros.core.geometry import euler_to_matrix
 from training.synthesize import (
     PoolFace,
     build_head_mesh,

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from ldl_pose_ros.pose_types import FacePose
-from ldl_pose_ros.tracking import (
+from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.tracking import (
     FaceTracker,
     OneEuroParams,
     OneEuroRotation,

@@ -95,7 +95,7 @@ def test_rotate_inplane_adds_roll_for_frontal_face() -> None:
 
 @pytest.mark.parametrize("theta", [-25.0, 10.0])
 def test_rotate_inplane_composes_rotations(theta: float) -> None:
-    from ldl_pose_ros.geometry import euler_to_matrix, geodesic_deg
+    from ldl_pose_ros.core.geometry import euler_to_matrix, geodesic_deg
 
     ang = np.array([30.0, -15.0, 5.0])
     _, _, new = rotate_inplane(np.zeros((8, 8, 3), np.uint8), np.array([0, 0, 8, 8.0]), ang,

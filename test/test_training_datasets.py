@@ -16,8 +16,8 @@ from _training_fixtures import (
     write_image,
 )
 
-from ldl_pose_ros.crop import crop_faces, to_network_input
-from ldl_pose_ros.geometry import euler_to_matrix, matrix_to_euler
+from ldl_pose_ros.core.crop import crop_faces, to_network_input
+from ldl_pose_ros.core.geometry import euler_to_matrix, matrix_to_euler
 from ldl_pose_ros.model.config import ModelConfig
 from training.datasets import (
     PoseDataset,

@@ -12,8 +12,8 @@ import pytest
 import torch
 from _training_fixtures import make_csv_folder, make_pointing04
 
-from ldl_pose_ros import evaluation as ev
-from ldl_pose_ros.geometry import euler_to_matrix, geodesic_deg
+from ldl_pose_ros.core import evaluation as ev
+from ldl_pose_ros.core.geometry import euler_to_matrix, geodesic_deg
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
 
 PRED = np.array([[10.0, 0.0, 0.0], [0.0, 20.0, 5.0], [-30.0, 0.0, 0.0]])

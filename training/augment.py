@@ -3,11 +3,11 @@
 """Training augmentation with correct label handling.
 
 Geometric steps act on the full image, the face box and the labels *before*
-the crop (so the shared crop convention of ``ldl_pose_ros.crop`` is applied to
+the crop (so the shared crop convention of ``ldl_pose_ros.core.crop`` is applied to
 the augmented box); photometric steps act on the ``S x S`` uint8 crop.
 
 * horizontal flip: image mirrored, box mirrored (``x1' = W - x2``), yaw and roll
-  negated (``ldl_pose_ros.geometry.flip_euler``);
+  negated (``ldl_pose_ros.core.geometry.flip_euler``);
 * in-plane rotation (optional): the image turns by ``theta`` clockwise about the
   box centre, the rotation is composed into the label (``Rz(theta) @ R``); only
   applied to samples with all three angles labelled;
@@ -24,8 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ldl_pose_ros.crop import flip_boxes
-from ldl_pose_ros.geometry import euler_to_matrix, flip_euler, matrix_to_euler
+from ldl_pose_ros.core.crop import flip_boxes
+from ldl_pose_ros.core.geometry import euler_to_matrix, flip_euler, matrix_to_euler
 
 
 @dataclass

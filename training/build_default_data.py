@@ -136,7 +136,7 @@ def build_synth(shared: Path, out: Path, args: argparse.Namespace) -> dict:
     detector = None
     yunet = shared / "models" / "detectors" / "yunet_2023mar.onnx"
     if yunet.is_file():
-        from ldl_pose_ros.detection import create_detector
+        from ldl_pose_ros.core.detection import create_detector
 
         detector = create_detector("yunet", model_path=yunet)
     mesh = shared / "models" / "face_mesh" / "canonical_face_model_landmark_order.obj"
@@ -195,14 +195,14 @@ def build_synth(shared: Path, out: Path, args: argparse.Namespace) -> dict:
 
 def build_pointing04(shared: Path, out: Path, args: argparse.Namespace) -> dict:
     """Step (c): Pointing'04 persons 01-09 with YuNet boxes; roll unknown."""
-    from ldl_pose_ros.imaging import load_image
+    from ldl_pose_ros.core.imaging import load_image
 
     p04 = shared / "data" / "pointing04"
     rows_in = read_pointing04(p04, TRAIN_PERSONS)
     detector = None
     yunet = shared / "models" / "detectors" / "yunet_2023mar.onnx"
     if yunet.is_file():
-        from ldl_pose_ros.detection import create_detector
+        from ldl_pose_ros.core.detection import create_detector
 
         detector = create_detector("yunet", model_path=yunet)
     rows: list[LabelRow] = []

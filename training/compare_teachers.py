@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ldl_pose_ros.evaluation import ANGLES, evaluate_predictions, markdown_table
-from ldl_pose_ros.imaging import load_image
+from ldl_pose_ros.core.evaluation import ANGLES, evaluate_predictions, markdown_table
+from ldl_pose_ros.core.imaging import load_image
 
 
 @dataclass
@@ -82,7 +82,7 @@ def detect_boxes(items: list[Item], yunet: str | None) -> tuple[list[np.ndarray]
     """YuNet's best box per image (fallback: the dataset box); also the count detected."""
     if yunet is None:
         return [it.box for it in items], 0
-    from ldl_pose_ros.detection import create_detector
+    from ldl_pose_ros.core.detection import create_detector
 
     det = create_detector("yunet", model_path=yunet, score_threshold=0.5)
     boxes, found = [], 0
@@ -100,7 +100,7 @@ def detect_boxes(items: list[Item], yunet: str | None) -> tuple[list[np.ndarray]
 def run_model(weights: str | None, items: list[Item], boxes: list[np.ndarray],
               backend: str) -> tuple[np.ndarray, np.ndarray]:
     """Angles and stds of a checkpoint on the given boxes (the package's inference path)."""
-    from ldl_pose_ros.estimator import HeadPoseEstimator
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
 
     est = HeadPoseEstimator(weights=weights, device="cpu", backend=backend, detector=None)
     pred, std = [], []

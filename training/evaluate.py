@@ -7,13 +7,13 @@ Usage::
     python -m training.evaluate --weights W.ckpt --dataset aflw2000|biwi|pointing04|csv|300wlp \\
         --root DIR [--persons 10,11,12] --out DIR [--backend torch|onnx] [--device auto]
 
-Faces are cropped with the shared convention (``ldl_pose_ros.crop``, the
+Faces are cropped with the shared convention (``ldl_pose_ros.core.crop``, the
 checkpoint's ``crop_scale``/``crop_shift_y``), normalised with its ``mean/std``
 and run in batches through ``ldl_pose_ros.model.PoseNetRunner`` -- the same path
 as the node and the CLI.  Boxes come from the dataset (fixed test margin, no
 augmentation).  Outputs in ``--out``: ``metrics.json``, ``table.md``,
 ``table.csv``, ``predictions.csv`` and the PNG plots of
-``ldl_pose_ros.evaluation.save_plots``.
+``ldl_pose_ros.core.evaluation.save_plots``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros.crop import to_network_input
-from ldl_pose_ros.evaluation import evaluate_predictions, report_markdown, save_plots, write_report
+from ldl_pose_ros.core.crop import to_network_input
+from ldl_pose_ros.core.evaluation import (
+    evaluate_predictions,
+    report_markdown,
+    save_plots,
+    write_report,
+)
 from ldl_pose_ros.model.runner import PoseNetRunner
 from training.datasets.base import Sample
 from training.datasets.registry import DATASET_TYPES, load_source

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 r"""Pseudo-label a folder of faces with several head-pose teachers.
 
-Pipeline: detect faces (``ldl_pose_ros.detection``), run each teacher
+Pipeline: detect faces (``ldl_pose_ros.core.detection``), run each teacher
 (:mod:`training.teachers`) on each face, fuse the teachers' angles robustly, keep
 their disagreement as a per-sample confidence and drop faces where they disagree
 too much.  The output is the folder+CSV training format::
@@ -51,7 +51,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros.imaging import IMAGE_EXTENSIONS, load_image
+from ldl_pose_ros.core.imaging import IMAGE_EXTENSIONS, load_image
 
 CSV_COLUMNS = ("file", "x1", "y1", "x2", "y2", "yaw", "pitch", "roll", "weight")
 FUSION_METHODS = ("median", "mean", "agreement")
@@ -586,7 +586,7 @@ def build_labeler(args: argparse.Namespace) -> PseudoLabeler:
             print(f"skipping teacher {n}: {exc}", file=sys.stderr)
     detector = None
     if args.detector != "none":
-        from ldl_pose_ros.detection import create_detector
+        from ldl_pose_ros.core.detection import create_detector
 
         detector = create_detector(
             args.detector, model_path=args.detector_model, score_threshold=0.5

@@ -5,7 +5,7 @@ r"""Large-pose synthesis ("face profiling"): rotate real faces in 3D and re-rend
 For a labelled, near-frontal face:
 
 1. MediaPipe FaceMesh (``static_image_mode``) gives 468 landmarks with relative
-   depth.  In the optical frame of :mod:`ldl_pose_ros.geometry` (x right, y down,
+   depth.  In the optical frame of :mod:`ldl_pose_ros.core.geometry` (x right, y down,
    z into the scene) a landmark is ``(x W, y H, z W)`` pixels.
 2. The canonical face-mesh topology (``canonical_face_model_landmark_order.obj``:
    vertex i = landmark i, 898 triangles) triangulates them.  The canonical face
@@ -28,7 +28,7 @@ For a labelled, near-frontal face:
    as 300W-LP's profiling does.  The camera-frame rotation is
    ``R_delta = R(target) R(orig)^T`` and the label is the composed rotation
    ``R_new = R_delta R(orig)`` decomposed back to Euler angles
-   (``ldl_pose_ros.geometry``).  The face box is the original box moved with,
+   (``ldl_pose_ros.core.geometry``).  The face box is the original box moved with,
    and scaled (damped) with, the bounding box of the projected landmarks.
 
 Command line::
@@ -59,7 +59,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros.geometry import euler_to_matrix, matrix_to_euler, project_axes
+from ldl_pose_ros.core.geometry import euler_to_matrix, matrix_to_euler, project_axes
 
 # Head centre (rotation pivot) in canonical-mesh coordinates (optical frame, cm):
 # 11.6 cm behind the nose tip, 1.6 cm behind the face's side points (landmarks
@@ -595,7 +595,7 @@ def synthesize_dataset(
     is the detection overlapping the geometric box best (IoU >= ``min_detector_iou``),
     so synthetic and real boxes follow the same rule; otherwise the geometric box.
     """
-    from ldl_pose_ros.imaging import load_image
+    from ldl_pose_ros.core.imaging import load_image
     from training.pseudo_label import LabelRow, detect_faces, write_labels_csv
 
     topo = load_topology(mesh_path)

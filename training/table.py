@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ldl_pose_ros.evaluation import PAPER_HEADER, combined_table
+from ldl_pose_ros.core.evaluation import PAPER_HEADER, combined_table
 
 
 def main(argv: Sequence[str] | None = None) -> int:

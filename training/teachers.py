@@ -33,14 +33,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ldl_pose_ros.geometry import matrix_to_euler
+from ldl_pose_ros.core.geometry import matrix_to_euler
 
 Angles = tuple[float, float, float]
 
 TEACHERS = ("fsanet", "mediapipe", "openvino")
 
 # MediaPipe's metric 3D frame (x right, y up, z towards the viewer) -> the optical
-# frame of ldl_pose_ros.geometry (x right, y down, z into the scene).
+# frame of ldl_pose_ros.core.geometry (x right, y down, z into the scene).
 _GL_TO_OPTICAL = np.diag([1.0, -1.0, -1.0])
 
 
@@ -153,7 +153,7 @@ def transformation_to_euler(matrix: np.ndarray) -> Angles:
     The rotation part (made orthonormal) maps the canonical face into MediaPipe's
     camera frame (x right, y up, z towards the viewer); re-expressed in the optical
     frame (x right, y down, z forward) it is the head rotation of
-    :func:`ldl_pose_ros.geometry.euler_to_matrix`.  Equivalently: transpose and
+    :func:`ldl_pose_ros.core.geometry.euler_to_matrix`.  Equivalently: transpose and
     decompose as ``Rz(roll) Ry(yaw) Rx(pitch)``.
     """
     m = np.asarray(matrix, np.float64)[:3, :3]

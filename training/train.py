@@ -39,7 +39,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ldl_pose_ros.evaluation import evaluate_predictions
+from ldl_pose_ros.core.evaluation import evaluate_predictions
 from ldl_pose_ros.model.backbones import load_pretrained
 from ldl_pose_ros.model.checkpoint import read_checkpoint, save_checkpoint
 from ldl_pose_ros.model.config import ModelConfig

@@ -6,7 +6,7 @@
   the output bag, building messages; :mod:`ldl_pose_ros.bag.salvage` reads what is
   left of truncated MCAP and sqlite3 files.
 - :mod:`ldl_pose_ros.bag.pipeline`: the node's per-frame processing (estimator,
-  ray correction, positions, :class:`ldl_pose_ros.tracking.FaceTracker`).
+  ray correction, positions, :class:`ldl_pose_ros.core.tracking.FaceTracker`).
 - :mod:`ldl_pose_ros.bag.groundtruth`: ground truth from a PoseStamped topic or a
   TF frame, with a camera-to-mocap transform given or estimated.
 - :mod:`ldl_pose_ros.bag.metrics`: matching, MAE, geodesic error, detection rate,

@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.groundtruth import (
     DEFAULT_MAX_GAP_S,
@@ -62,7 +61,8 @@ from ldl_pose_ros.bag.metrics import (
     timing_stats,
 )
 from ldl_pose_ros.bag.pipeline import FramePipeline, PipelineParams
-from ldl_pose_ros.imaging import to_bgr
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.imaging import to_bgr
 
 OUTPUT_BAG = "output_bag"
 TOPIC_POSES = "/head_poses"
@@ -314,7 +314,7 @@ class _Writer:
         self.annotated = annotated
 
     def frame(self, msg: Any, log_ns: int, image: np.ndarray, color: str, result: Any) -> None:
-        from ldl_pose_ros.projection import pose_covariance
+        from ldl_pose_ros.core.camera import pose_covariance
 
         p = self.params
         header = io.make_header(msg.header.stamp, msg.header.frame_id)
@@ -341,7 +341,7 @@ class _Writer:
         if self.annotated != "none":
             import cv2
 
-            from ldl_pose_ros.annotate import draw_poses
+            from ldl_pose_ros.core.annotate import draw_poses
 
             drawn = draw_poses(to_bgr(image, color), [t.face for t in shown],
                                ids=[t.track_id for t in shown])

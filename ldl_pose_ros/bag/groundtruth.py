@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.tracking import slerp
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.tracking import slerp
 
 #: Largest gap between two ground-truth samples interpolated across (seconds).
 DEFAULT_MAX_GAP_S = 0.1

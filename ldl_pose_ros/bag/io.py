@@ -21,7 +21,7 @@ Writing (:class:`OutputBag`)
     MCAP rosbag2 directories (version 9), one connection per topic added on first
     use; closed (indexed) even when the caller stops on an error.
 
-Images are decoded by the ROS-free functions of ``ldl_pose_ros.msg_decode`` (the
+Images are decoded by the ROS-free functions of ``ldl_pose_ros.core.decode`` (the
 node's own decoding path), reached through :func:`image_decoders`.
 """
 
@@ -55,7 +55,7 @@ def image_decoders() -> ModuleType:
     The one place that names the module (``image_to_array``, ``compressed_to_array``,
     ``camera_info_to_intrinsics``, ``InputError``), imported lazily.
     """
-    from ldl_pose_ros import msg_decode
+    from ldl_pose_ros.core import decode as msg_decode
 
     return msg_decode
 

@@ -60,9 +60,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros import geometry
 from ldl_pose_ros.bag import io
-from ldl_pose_ros.projection import DEFAULT_FACE_WIDTH_M, EYE_LINE_OFFSET, nominal_intrinsics
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import DEFAULT_FACE_WIDTH_M, EYE_LINE_OFFSET, nominal_intrinsics
 from ldl_pose_ros.resources import DEMO_IMAGE
 
 #: (yaw, pitch, roll) degrees of the head in the unmodified demo photograph.

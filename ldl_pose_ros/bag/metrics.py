@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Per-recording metrics: face matching, detection rate, ID switches, latency (numpy).
 
-The angle metrics reuse ``ldl_pose_ros.evaluation`` (one MAE for the project);
+The angle metrics reuse ``ldl_pose_ros.core.evaluation`` (one MAE for the project);
 what is specific to recordings lives here:
 
 * **Matching**: in each frame with ground truth the predicted face whose viewing
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.evaluation import ANGLES, mae
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.evaluation import ANGLES, mae
 
 #: Largest angle between the predicted and the true face ray for a match (degrees).
 DEFAULT_MATCH_MAX_DEG = 15.0

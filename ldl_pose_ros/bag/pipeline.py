@@ -3,7 +3,7 @@
 """The node's per-frame processing without ROS, for the bag tools.
 
 :class:`FramePipeline` runs the node's per-frame steps
-(``ldl_pose_ros.frame_steps.track_frame``, the very function the node calls) on
+(``ldl_pose_ros.core.pipeline.track_frame``, the very function the node calls) on
 decoded frames of a recording; :class:`PipelineParams` carries the node parameters that
 matter here, with the node's defaults (``config/pose.yaml``), and can read a
 node parameter file.
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros.frame_steps import track_frame
-from ldl_pose_ros.projection import (
+from ldl_pose_ros.core.camera import (
     CameraIntrinsics,
     nominal_intrinsics,
 )
+from ldl_pose_ros.core.pipeline import track_frame
 
 NODE_NAME = "ldl_pose_node"
 
@@ -171,7 +171,7 @@ def make_estimator(p: PipelineParams) -> Any:
     """The node's estimator for these parameters (same threads and detector options)."""
     import cv2
 
-    from ldl_pose_ros.estimator import HeadPoseEstimator
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
     from ldl_pose_ros.model.runner import default_threads
 
     threads = int(p.threads) or default_threads()
@@ -198,7 +198,7 @@ def make_estimator(p: PipelineParams) -> Any:
 
 def make_tracker(p: PipelineParams) -> Any:
     """The node's ``FaceTracker`` for these parameters."""
-    from ldl_pose_ros.tracking import FaceTracker
+    from ldl_pose_ros.core.tracking import FaceTracker
 
     return FaceTracker(
         iou_threshold=float(p.track_iou_threshold),

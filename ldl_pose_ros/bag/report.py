@@ -11,9 +11,9 @@ Files (in the output folder)
     ``angles.png``   yaw, pitch, roll over time (prediction and ground truth);
     ``latency.png``  per-frame processing time and latency;
     ``pred_vs_true.png``, ``error_vs_yaw.png`` (and ``calibration.png`` when the
-    stds are known) from ``ldl_pose_ros.evaluation.save_plots``, with ground truth.
+    stds are known) from ``ldl_pose_ros.core.evaluation.save_plots``, with ground truth.
 
-Angles are degrees, in the package convention (``ldl_pose_ros.geometry``) of the
+Angles are degrees, in the package convention (``ldl_pose_ros.core.geometry``) of the
 REP-155 face frame in the camera optical frame, i.e. what the node publishes.
 In ``frames.csv`` the predicted angles are those of the face matched to the
 ground truth, or without ground truth of the face with the lowest track id.
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
+from ldl_pose_ros.core import geometry
 
 FRAME_COLUMNS = (
     "frame", "stamp", "log_time", "frame_id", "status", "faces", "gt", "matched", "track_id",
@@ -337,7 +337,7 @@ def plot_latency(path: Path, frames: Sequence[Any]) -> None:
 
 def write_all(out: Path, frames: Sequence[Any], summary: dict[str, Any]) -> dict[str, Path]:
     """Write every report file into ``out``; returns their paths by kind."""
-    from ldl_pose_ros.evaluation import save_plots
+    from ldl_pose_ros.core.evaluation import save_plots
 
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

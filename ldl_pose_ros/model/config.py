@@ -20,7 +20,7 @@ REG_LOSSES = ("smooth_l1", "l1", "mse")
 class ModelConfig:
     """Architecture, bin layout, loss weights and preprocessing of a model.
 
-    Angles are in degrees, in the dataset convention of ``ldl_pose_ros.geometry``
+    Angles are in degrees, in the dataset convention of ``ldl_pose_ros.core.geometry``
     (300W-LP ``Pose_Para``: yaw > 0 nose towards image-left, pitch > 0 face up,
     roll > 0 clockwise in the image).  Output order is always (yaw, pitch, roll).
     """
@@ -45,7 +45,7 @@ class ModelConfig:
     # Preprocessing: RGB crops, scaled to [0, 1], then (x - mean) / std.
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    # Crop convention (see ldl_pose_ros.crop): square box around the face box
+    # Crop convention (see ldl_pose_ros.core.crop): square box around the face box
     # centre whose side is max(w, h) * crop_scale, shifted down by
     # crop_shift_y * side; pixels outside the image are replicated from the edge.
     crop_scale: float = 1.4

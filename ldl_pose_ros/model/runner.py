@@ -546,7 +546,7 @@ class PoseNetRunner:
 
         Args:
             batch: ``(N, 3, S, S)`` float32, already normalised
-                (``ldl_pose_ros.crop.to_network_input``), ``S == config.input_size``.
+                (``ldl_pose_ros.core.crop.to_network_input``), ``S == config.input_size``.
 
         Returns:
             ``(angles, std)``: float64 ``(N, 3)`` arrays in degrees, (yaw, pitch, roll).

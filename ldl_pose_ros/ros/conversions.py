@@ -11,7 +11,7 @@ Images
     YUV input are converted).  ``is_bigendian`` only matters for multi-byte
     channels; every accepted encoding has 8-bit channels, so it is ignored.
     Everything else raises :class:`InputError` (an
-    :class:`ldl_pose_ros.imaging.ImageError`) with a reason: 16-bit and float
+    :class:`ldl_pose_ros.core.imaging.ImageError`) with a reason: 16-bit and float
     encodings, Bayer patterns, unknown encodings, zero or huge sizes,
     ``step < width * channels`` and ``len(data) != step * height``
     (truncated or oversized buffers, e.g. width*height not matching the data).
@@ -27,19 +27,19 @@ Compressed images
 Camera info
     :func:`camera_info_to_intrinsics` uses ``K`` and ``D`` (raw image) or the left
     3x3 of ``P`` with no distortion (``use_rectified``).  All-zero, NaN or
-    non-positive focal lengths raise :class:`ldl_pose_ros.projection.IntrinsicsError`.
+    non-positive focal lengths raise :class:`ldl_pose_ros.core.camera.IntrinsicsError`.
     ROI is ignored; a binned or resized image is handled by
     :meth:`CameraIntrinsics.scaled_to`.
 
 Poses, TF, covariance
-    Positions and rotations come from ``ldl_pose_ros.projection`` and
-    ``ldl_pose_ros.tracking``.  The face frame ``face_<id>`` is REP-155 (x out of
+    Positions and rotations come from ``ldl_pose_ros.core.camera`` and
+    ``ldl_pose_ros.core.tracking``.  The face frame ``face_<id>`` is REP-155 (x out of
     the face, y to its left, z to the scalp); ``gaze_<id>`` has the same origin
     and optical-style axes (z along the line of sight, y to the chin, x to the
     face's right), i.e. ``geometry.gaze_rotation_in_optical``, obtained from the
     (smoothed) face rotation by the constant :data:`FACE_TO_GAZE`.
     :func:`pose_with_covariance` fills ``PoseWithCovarianceStamped`` with the
-    6x6 matrix of :func:`ldl_pose_ros.projection.pose_covariance`, row-major in
+    6x6 matrix of :func:`ldl_pose_ros.core.camera.pose_covariance`, row-major in
     REP-103 order (x, y, z, rotation about X, about Y, about Z; metres² and
     radians²) in the header frame: the rotational block is the predicted
     (roll, pitch, yaw) stds as variances about the face's own (x, y, z) axes,
@@ -66,16 +66,16 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.msg_decode import (
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import IntrinsicsError
+from ldl_pose_ros.core.decode import (
     DEFAULT_MAX_PIXELS,
     InputError,
     camera_info_to_intrinsics,
     compressed_to_array,
     image_to_array,
 )
-from ldl_pose_ros.pose_types import FacePose
-from ldl_pose_ros.projection import IntrinsicsError
+from ldl_pose_ros.core.faces import FacePose
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -11,7 +11,7 @@ Subscriptions (relative names; remap them)
 Publications (every header is the input image's header: stamp and frame_id)
     ``head_poses`` (geometry_msgs/PoseArray, faces ordered by id),
     ``primary_head_pose`` (geometry_msgs/PoseWithCovarianceStamped of the largest
-    face; covariance as documented in ``ldl_pose_ros.projection``), ``markers``
+    face; covariance as documented in ``ldl_pose_ros.core.camera``), ``markers``
     (visualization_msgs/MarkerArray: gaze arrow + id/angle label per face, with a
     lifetime), ``image_annotated`` (sensor_msgs/Image bgr8, computed only while
     subscribed), TF ``<face_frame_prefix><id>`` and ``<gaze_frame_prefix><id>``
@@ -28,7 +28,7 @@ parameter ``threads``, 0 = ``default_threads()``; OpenCV the same).
 Diagnostics report the median time of each stage (decode, detect, crop,
 network, post, publish), the latency and the node's resident memory.
 Without camera_info the node uses a nominal pinhole camera
-(``default_hfov_deg``, see ``ldl_pose_ros.projection``) and says so once.
+(``default_hfov_deg``, see ``ldl_pose_ros.core.camera``) and says so once.
 Bad input (unsupported encoding, wrong sizes, truncated data, huge or
 undecodable images, unusable camera_info) is logged (throttled), counted in
 the diagnostics and skipped.  Parameters are described in ``PARAMETERS``
@@ -69,15 +69,15 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.frame_steps import track_frame
-from ldl_pose_ros.imaging import ImageError, to_bgr
-from ldl_pose_ros.projection import (
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import (
     CameraIntrinsics,
     IntrinsicsError,
     nominal_intrinsics,
     pose_covariance,
 )
+from ldl_pose_ros.core.imaging import ImageError, to_bgr
+from ldl_pose_ros.core.pipeline import track_frame
 from ldl_pose_ros.ros import conversions as conv
 
 try:  # rclpy >= Humble
@@ -324,7 +324,7 @@ class HeadPoseNode(Node):
     def _make_estimator(self, v: dict[str, Any]) -> Any:
         import cv2
 
-        from ldl_pose_ros.estimator import HeadPoseEstimator  # imports torch: seconds
+        from ldl_pose_ros.core.estimator import HeadPoseEstimator  # imports torch: seconds
         from ldl_pose_ros.model.runner import default_threads
 
         threads = int(v["threads"]) or default_threads()
@@ -350,7 +350,7 @@ class HeadPoseNode(Node):
 
     @staticmethod
     def _make_tracker(v: dict[str, Any]) -> Any:
-        from ldl_pose_ros.tracking import FaceTracker
+        from ldl_pose_ros.core.tracking import FaceTracker
 
         return FaceTracker(
             iou_threshold=float(v["track_iou_threshold"]),
@@ -562,7 +562,7 @@ class HeadPoseNode(Node):
                 conv.pose_with_covariance(header, primary.position, primary.quaternion, cov)
             )
         if values["publish_annotated"] and self._pub_annotated.get_subscription_count() > 0:
-            from ldl_pose_ros.annotate import draw_poses
+            from ldl_pose_ros.core.annotate import draw_poses
 
             bgr = to_bgr(image, color)
             drawn = draw_poses(bgr, [t.face for t in shown], ids=[t.track_id for t in shown])

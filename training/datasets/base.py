@@ -3,7 +3,7 @@
 """The sample record shared by every reader, face-box helpers, identity splits, source mixing.
 
 Angles are degrees in the 300W-LP ``Pose_Para`` convention used throughout the
-package (``ldl_pose_ros.geometry``): yaw > 0 nose towards image-left, pitch > 0
+package (``ldl_pose_ros.core.geometry``): yaw > 0 nose towards image-left, pitch > 0
 face up, roll > 0 clockwise in the image.  Order is always (yaw, pitch, roll).
 """
 
@@ -25,7 +25,7 @@ class Sample:
     Attributes:
         image: image path, or an ``(H, W, 3)`` uint8 RGB array.
         box: ``(4,)`` float face box ``x1, y1, x2, y2`` in pixels (detector-like
-            box; the crop convention of ``ldl_pose_ros.crop`` is applied to it).
+            box; the crop convention of ``ldl_pose_ros.core.crop`` is applied to it).
         angles: ``(3,)`` yaw, pitch, roll in degrees.
         mask: ``(3,)`` 1 where the angle is labelled, 0 where unknown (e.g. the
             roll of Pointing'04); masked angles get no loss and no metric.

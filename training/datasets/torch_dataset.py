@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ldl_pose_ros.crop import crop_faces, to_network_input
-from ldl_pose_ros.imaging import load_image, to_rgb
+from ldl_pose_ros.core.crop import crop_faces, to_network_input
+from ldl_pose_ros.core.imaging import load_image, to_rgb
 from ldl_pose_ros.model.config import ModelConfig
 from training.augment import AugmentConfig, augment_geometry, augment_photometric
 from training.datasets.base import Sample, loose_box
@@ -29,7 +29,7 @@ class PoseDataset(Dataset):
     """Face crops and labels for training or evaluation.
 
     Each item is ``(x, angles, mask, weight)``: ``x`` the ``(3, S, S)`` float32
-    network input (``ldl_pose_ros.crop``: ``crop_faces`` with ``cfg.crop_scale``
+    network input (``ldl_pose_ros.core.crop``: ``crop_faces`` with ``cfg.crop_scale``
     and ``cfg.crop_shift_y``, then ``to_network_input`` with ``cfg.mean/std``),
     ``angles`` ``(3,)`` degrees, ``mask`` ``(3,)`` (1 = labelled) and ``weight``
     (scalar).  With ``augment`` set, samples with a ``landmark_box`` and

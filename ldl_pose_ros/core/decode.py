@@ -23,8 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ldl_pose_ros.imaging import ImageError
-from ldl_pose_ros.projection import CameraIntrinsics, IntrinsicsError
+from ldl_pose_ros.core.camera import CameraIntrinsics, IntrinsicsError
+from ldl_pose_ros.core.imaging import ImageError
 
 #: Default limit on width * height of an input image (50 MP, as ``imaging``).
 DEFAULT_MAX_PIXELS = 50_000_000

@@ -16,7 +16,7 @@ and optional predicted standard deviations.  Conventions:
 * **Wrapped MAE**: the difference is wrapped to [-180, 180) first
   (``min(|d|, 360 - |d|)``); it only differs from the MAE for full-range yaw.
 * **Geodesic error**: angle of ``R_pred^T R_true`` with ``R = euler_to_matrix``
-  (``ldl_pose_ros.geometry``).  Where the true roll is unknown, the predicted
+  (``ldl_pose_ros.core.geometry``).  Where the true roll is unknown, the predicted
   roll is used in its place, i.e. the error of the yaw/pitch part only (a lower
   bound of the full error); samples without yaw or pitch labels get NaN.  The
   summary's ``geodesic_roll_substituted`` counts such samples.
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros.geometry import euler_to_matrix, geodesic_deg
+from ldl_pose_ros.core.geometry import euler_to_matrix, geodesic_deg
 
 ANGLES = ("yaw", "pitch", "roll")
 THRESHOLDS = (5.0, 10.0, 15.0)

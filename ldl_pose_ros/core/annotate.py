@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.pose_types import FacePose
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.faces import FacePose
 
 AXIS_COLORS_BGR = {"x": (0, 0, 255), "y": (0, 200, 0), "z": (255, 64, 0)}
 BOX_COLOR_BGR = (0, 220, 255)

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros.detection._util import clip_boxes, nms
-from ldl_pose_ros.detection.base import Detection
+from ldl_pose_ros.core.detection._util import clip_boxes, nms
+from ldl_pose_ros.core.detection.base import Detection
 
 FRONTAL_CASCADE = "haarcascade_frontalface_default.xml"
 PROFILE_CASCADE = "haarcascade_profileface.xml"

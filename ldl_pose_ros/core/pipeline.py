@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.projection import CameraIntrinsics, face_position, face_rotation_in_camera
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.camera import CameraIntrinsics, face_position, face_rotation_in_camera
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros.detection._util import clip_boxes, nms
-from ldl_pose_ros.detection.base import Detection
+from ldl_pose_ros.core.detection._util import clip_boxes, nms
+from ldl_pose_ros.core.detection.base import Detection
 
 #: ``model_selection`` values: full-range (faces up to ~5 m, also small faces) and
 #: short-range (faces within ~2 m, a little faster).

@@ -14,7 +14,7 @@ class FacePose:
     """Head pose of one face in one image.
 
     Angles are degrees in the dataset convention documented in
-    ``ldl_pose_ros.geometry``; ``*_std`` are the standard deviations of the
+    ``ldl_pose_ros.core.geometry``; ``*_std`` are the standard deviations of the
     predicted label distributions (degrees).  ``quaternion`` is ``(x, y, z, w)``
     of the REP-155 face frame (x out of the face, z towards the scalp) in the
     camera optical frame (REP-103), from ``geometry.face_rotation_in_optical``.

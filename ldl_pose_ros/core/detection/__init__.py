@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ldl_pose_ros.detection.base import Detection, FaceDetector
+from ldl_pose_ros.core.detection.base import Detection, FaceDetector
 
 BACKENDS = ("mediapipe", "yunet", "haar")
 
@@ -52,7 +52,7 @@ def create_detector(
                 "the mediapipe detector uses the model inside the mediapipe wheel; "
                 "model_path is only for 'yunet' (ONNX) and 'haar' (cascade XML)"
             )
-        from ldl_pose_ros.detection.mediapipe_detector import MediaPipeDetector
+        from ldl_pose_ros.core.detection.mediapipe_detector import MediaPipeDetector
 
         return MediaPipeDetector(score_threshold=score_threshold, **kwargs)
     if name == "yunet":
@@ -61,9 +61,9 @@ def create_detector(
                 "the yunet detector needs model_path: a YuNet ONNX file such as OpenCV Zoo's "
                 "face_detection_yunet_2023mar.onnx"
             )
-        from ldl_pose_ros.detection.yunet_detector import YuNetDetector
+        from ldl_pose_ros.core.detection.yunet_detector import YuNetDetector
 
         return YuNetDetector(model_path, score_threshold=score_threshold, **kwargs)
-    from ldl_pose_ros.detection.haar_detector import HaarDetector
+    from ldl_pose_ros.core.detection.haar_detector import HaarDetector
 
     return HaarDetector(score_threshold=score_threshold, model_path=model_path, **kwargs)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ldl_pose_ros.pose_types import FacePose
+from ldl_pose_ros.core.faces import FacePose
 
 _INVALID = 1e6
 

@@ -3,9 +3,9 @@
 """Image -> faces with yaw/pitch/roll, per-angle std, box and score (no ROS imports).
 
 Pipeline per frame: colour conversion and checks -> face detection (or given boxes)
--> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.crop``,
+-> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.core.crop``,
 the convention stored in the checkpoint) -> ONE network batch with every face of the
-frame -> rotations and quaternions (``ldl_pose_ros.geometry``).  Preprocessing is
+frame -> rotations and quaternions (``ldl_pose_ros.core.geometry``).  Preprocessing is
 deterministic: the same image and boxes always give the same network input.
 
 Performance: the image is converted once (input views are not copied otherwise),
@@ -13,7 +13,7 @@ crops are written straight into one batch and normalised by a table lookup per
 channel, and the network sees every face in one call.  The default backend
 (``'auto'``) is ONNX Runtime on CPU and fp16 torch on CUDA, where the frame is
 uploaded once through a pinned buffer and cropped on the GPU
-(:func:`ldl_pose_ros.crop.crop_faces_torch`).
+(:func:`ldl_pose_ros.core.crop.crop_faces_torch`).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.crop import crop_faces, crop_faces_torch, to_network_input
-from ldl_pose_ros.detection import FaceDetector, create_detector
-from ldl_pose_ros.detection.base import Detection
-from ldl_pose_ros.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.crop import crop_faces, crop_faces_torch, to_network_input
+from ldl_pose_ros.core.detection import FaceDetector, create_detector
+from ldl_pose_ros.core.detection.base import Detection
+from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
-from ldl_pose_ros.pose_types import FacePose
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
 
 
@@ -93,7 +93,7 @@ class HeadPoseEstimator:
         device: ``'auto'`` (CUDA when available), ``'cpu'`` or ``'cuda'``; fp16 on CUDA.
         backend: ``'auto'`` (ONNX Runtime on CPU, torch fp16 on CUDA), ``'torch'`` or
             ``'onnx'`` (ONNX Runtime).
-        detector: a backend name for :func:`ldl_pose_ros.detection.create_detector`
+        detector: a backend name for :func:`ldl_pose_ros.core.detection.create_detector`
             (``'mediapipe'``, ``'yunet'``, ``'haar'``), a ready :class:`FaceDetector`,
             or ``None`` to work only on given boxes.
         detector_model: model file for the ``yunet`` / ``haar`` detectors.
@@ -192,7 +192,7 @@ class HeadPoseEstimator:
                 (scores 1.0, no filtering, order kept).
 
         Raises:
-            ImageError: unusable image (see ``ldl_pose_ros.imaging.check_image``).
+            ImageError: unusable image (see ``ldl_pose_ros.core.imaging.check_image``).
             ValueError: bad boxes, or no boxes and no detector.
         """
         return self.estimate_timed(image, color, boxes)[0]

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ldl_pose_ros import geometry
-from ldl_pose_ros.pose_types import FacePose
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.faces import FacePose
 
 #: Nominal face width spanned by a detector box (metres).
 DEFAULT_FACE_WIDTH_M = 0.15
