@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from bench.machine import load_snapshot, machine_info, other_jobs
-    from ldl_pose_ros.model.runner import cached_onnx_path, default_threads
+    from ldl_pose_ros.model.onnx_cache import cached_onnx_path
+    from ldl_pose_ros.model.runner import default_threads
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

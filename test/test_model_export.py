@@ -13,9 +13,9 @@ import torch
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, PoseNetRunner, save_checkpoint
 from ldl_pose_ros.model.export import main as export_main
 from ldl_pose_ros.model.export import verify_onnx
-from ldl_pose_ros.model.runner import (
+from ldl_pose_ros.model.onnx_cache import (
     META_SHA256,
-    _file_sha256,
+    file_sha256,
     onnx_weights_sha256,
     sibling_onnx_path,
 )
@@ -44,7 +44,7 @@ def test_export_writes_sibling_that_the_runner_uses(tmp_path: Path, cache_dir: P
     assert export_main(["--weights", str(ckpt)]) == 0
     onnx_file = sibling_onnx_path(ckpt)
     assert onnx_file == tmp_path / "m.onnx" and onnx_file.is_file()
-    assert onnx_weights_sha256(onnx_file) == _file_sha256(ckpt)
+    assert onnx_weights_sha256(onnx_file) == file_sha256(ckpt)
     assert verify_onnx(ckpt, onnx_file) < 1e-3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -64,7 +64,7 @@ def test_stale_sibling_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
     with pytest.warns(UserWarning, match="not exported from"):
         runner = PoseNetRunner(ckpt, device="cpu", backend="onnx", threads=1)
     assert runner.onnx_path.parent == cache_dir
-    assert onnx_weights_sha256(runner.onnx_path) == _file_sha256(ckpt)
+    assert onnx_weights_sha256(runner.onnx_path) == file_sha256(ckpt)
 
 
 def test_auto_backend_is_onnx_on_cpu(tmp_path: Path, cache_dir: Path) -> None:

@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 from ldl_pose_ros.core.estimator import HeadPoseEstimator
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
 from ldl_pose_ros.model.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from ldl_pose_ros.model.runner import PoseNetRunner, export_onnx, is_out_of_memory
+from ldl_pose_ros.model.onnx_cache import export_onnx
+from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
 
 CFG = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.25)
 
@@ -188,7 +189,7 @@ def _set_onnx_hash(onnx_path: Path, weights: Path) -> None:
     """Record ``weights``' hash in the ONNX file, as if it had been exported from it."""
     import onnx
 
-    from ldl_pose_ros.model.runner import META_SHA256
+    from ldl_pose_ros.model.onnx_cache import META_SHA256
 
     model = onnx.load(str(onnx_path))
     for prop in model.metadata_props:

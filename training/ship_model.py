@@ -14,6 +14,7 @@ configuration, the data manifest and the measured results in the checkpoint's
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,7 +52,7 @@ def ship(ckpt: Path, out: Path, manifest: Path | None, results: Path | None,
         meta.setdefault("results", {}).update(extra_results)
     meta["licence"] = LICENCE
     meta["source_checkpoint"] = ckpt.name
-    cfg.meta = meta
+    cfg = dataclasses.replace(cfg, meta=meta)
     save_checkpoint(out, model, cfg, half=True)
     out.with_suffix(".json").write_text(json.dumps(cfg.to_dict(), indent=1, default=str) + "\n")
     return meta

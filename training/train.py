@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -118,9 +119,7 @@ def model_config(cfg: dict[str, Any]) -> ModelConfig:
     """The :class:`ModelConfig` of a training config (``meta`` filled in later)."""
     m = dict(cfg.get("model") or {})
     m.pop("meta", None)
-    mc = ModelConfig.from_dict(m)
-    mc.validate()
-    return mc
+    return ModelConfig.from_dict(m)
 
 
 # ---------------------------------------------------------------- schedule
@@ -274,8 +273,7 @@ class Trainer:
 
         resume_data = read_checkpoint(resume) if resume else None
         if resume_data is not None:
-            self.mcfg: ModelConfig = resume_data["config"]
-            self.mcfg.meta = {}
+            self.mcfg: ModelConfig = dataclasses.replace(resume_data["config"], meta={})
         else:
             self.mcfg = model_config(cfg)
         self.model = LDLHeadPoseNet(self.mcfg)
@@ -362,8 +360,7 @@ class Trainer:
 
     def save(self, path: Path, epoch: int, metrics: dict[str, Any], with_state: bool) -> None:
         """Write a package-format checkpoint (optionally with the resume state)."""
-        cfg = copy.deepcopy(self.mcfg)
-        cfg.meta = self._meta(epoch, metrics)
+        cfg = dataclasses.replace(self.mcfg, meta=self._meta(epoch, metrics))
         extra: dict[str, Any] = {"epoch": epoch, "best_val_mae": self.best,
                                  "best_epoch": self.best_epoch}
         if with_state:

@@ -23,7 +23,8 @@ from ldl_pose_ros.model.distribution import (
 )
 from ldl_pose_ros.model.losses import LDLMultiLoss
 from ldl_pose_ros.model.network import LDLHeadPoseNet
-from ldl_pose_ros.model.runner import PoseNetRunner, cached_onnx_path, export_onnx
+from ldl_pose_ros.model.onnx_cache import cached_onnx_path, export_onnx
+from ldl_pose_ros.model.runner import PoseNetRunner
 
 __all__ = [
     "ANGLE_NAMES",

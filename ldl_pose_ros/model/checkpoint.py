@@ -92,7 +92,6 @@ def save_checkpoint(
     The file is written atomically (temporary file + rename).  ``extra`` may hold
     tensors, numpy arrays and plain python values (e.g. metrics, optimizer state).
     """
-    cfg.validate()
     state = {}
     for name, t in model.state_dict().items():
         t = t.detach().cpu()

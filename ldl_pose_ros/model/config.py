@@ -3,7 +3,9 @@
 """Model configuration: everything needed to rebuild and preprocess a model.
 
 A ``ModelConfig`` is stored inside every checkpoint, so a checkpoint alone is
-enough to rebuild the network, its bins and its input preprocessing.
+enough to rebuild the network, its bins and its input preprocessing.  It is
+frozen and checked once, when it is made: every ``ModelConfig`` that exists is
+valid (derive a changed one with ``dataclasses.replace``, which checks again).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small")
 REG_LOSSES = ("smooth_l1", "l1", "mse")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Architecture, bin layout, loss weights and preprocessing of a model.
 
     Angles are in degrees, in the dataset convention of ``ldl_pose_ros.core.geometry``
     (300W-LP ``Pose_Para``: yaw > 0 nose towards image-left, pitch > 0 face up,
     roll > 0 clockwise in the image).  Output order is always (yaw, pitch, roll).
+    Raises ``ValueError`` when made with inconsistent values (see ``__post_init__``).
     """
 
     backbone: str = "mobilenetv3_small"
@@ -54,6 +57,16 @@ class ModelConfig:
     # Free-form provenance: training data, config, commit, metrics.
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for key in ("mean", "std"):  # lists from JSON/YAML become tuples of floats
+            value = tuple(float(v) for v in getattr(self, key))
+            if len(value) != 3:
+                raise ValueError(f"{key} needs 3 values (R, G, B), got {len(value)}")
+            object.__setattr__(self, key, value)
+        problem = self._problem()
+        if problem is not None:
+            raise ValueError(problem)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form of the configuration."""
         d = asdict(self)
@@ -68,33 +81,28 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        kw = dict(data)
-        for key in ("mean", "std"):
-            if key in kw:
-                kw[key] = tuple(float(v) for v in kw[key])
-        cfg = cls(**kw)
-        cfg.validate()
-        return cfg
+        return cls(**data)
 
     @property
     def num_bins(self) -> int:
         """Number of bins per angle."""
         return int(round((self.bin_max - self.bin_min) / self.bin_step))
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` on an inconsistent configuration."""
+    def _problem(self) -> str | None:
+        """What is inconsistent in this configuration, or None."""
         if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+            return f"backbone must be one of {BACKBONES}, got {self.backbone!r}"
         if self.input_size < 32:
-            raise ValueError(f"input_size must be >= 32, got {self.input_size}")
+            return f"input_size must be >= 32, got {self.input_size}"
         if self.bin_step <= 0 or self.bin_max <= self.bin_min:
-            raise ValueError("bins need bin_step > 0 and bin_max > bin_min")
+            return "bins need bin_step > 0 and bin_max > bin_min"
         span = (self.bin_max - self.bin_min) / self.bin_step
         if abs(span - round(span)) > 1e-6:
-            raise ValueError("(bin_max - bin_min) must be a multiple of bin_step")
+            return "(bin_max - bin_min) must be a multiple of bin_step"
         if self.sigma <= 0:
-            raise ValueError("sigma must be > 0")
+            return "sigma must be > 0"
         if self.reg_loss not in REG_LOSSES:
-            raise ValueError(f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}")
+            return f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}"
         if self.width_mult <= 0:
-            raise ValueError("width_mult must be > 0")
+            return "width_mult must be > 0"
+        return None

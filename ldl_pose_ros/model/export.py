@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ldl_pose_ros.model.runner import (
-    _file_sha256,
+from ldl_pose_ros.model.onnx_cache import (
     export_onnx,
+    file_sha256,
     onnx_weights_sha256,
     sibling_onnx_path,
 )
@@ -50,7 +50,7 @@ def verify_onnx(
     from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
 
     recorded = onnx_weights_sha256(onnx_path)
-    actual = _file_sha256(Path(weights))
+    actual = file_sha256(Path(weights))
     if recorded != actual:
         raise ValueError(
             f"{onnx_path} records checkpoint hash {recorded}, but {weights} has {actual}: "

@@ -37,7 +37,6 @@ class LDLMultiLoss(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        cfg.validate()
         self.cfg = cfg
         self.register_buffer("centers", bin_centers(cfg), persistent=False)
 

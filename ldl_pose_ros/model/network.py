@@ -21,7 +21,6 @@ class LDLHeadPoseNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        cfg.validate()
         self.cfg = cfg
         self.backbone = build_backbone(cfg.backbone, cfg.width_mult)
         feat = self.backbone.out_features

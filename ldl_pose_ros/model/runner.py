@@ -7,13 +7,8 @@ an exported graph whose output is the same softmax) and then share one numpy
 post-processing step (expectation and standard deviation over the bin
 centres, float64), so they agree to float32 rounding.
 
-ONNX models carry the SHA-256 of the checkpoint they were exported from (model
-metadata ``ldl_pose_ros.weights_sha256``).  An ONNX file next to the checkpoint
-(``X.onnx`` beside ``X.ckpt``, written by ``python -m ldl_pose_ros.model.export``;
-the shipped default model has one) is used when its hash matches, so start-up
-needs no export.  Otherwise the model is exported on first use and cached, keyed
-by that hash, in ``$LDL_POSE_CACHE_DIR`` or ``$XDG_CACHE_HOME/ldl_pose_ros/onnx``
-(``~/.cache/...``), falling back to the system temporary directory.
+The ONNX graph comes from :mod:`ldl_pose_ros.model.onnx_cache` (the file shipped
+beside the checkpoint, or an export cached by the checkpoint's hash).
 
 Backend ``'auto'`` (the default): ONNX Runtime on CPU (measured several times
 faster than eager torch for the small default model, see ``bench/``), torch with
@@ -23,31 +18,32 @@ machine.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from ldl_pose_ros.model.checkpoint import CheckpointError, load_checkpoint
+from ldl_pose_ros.model.checkpoint import load_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
+from ldl_pose_ros.model.onnx_cache import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    Provider,
+    cached_onnx_path,
+    check_onnx_signature,
+    open_onnx_session,
+    ort_providers,
+)
 
-ONNX_OPSET = 17
-_ONNX_INPUT = "input"
-_ONNX_OUTPUT = "probs"
-#: ONNX metadata keys written by :func:`export_onnx`.
-META_SHA256 = "ldl_pose_ros.weights_sha256"
-META_CONFIG = "ldl_pose_ros.config"
+if TYPE_CHECKING:
+    import onnxruntime
+
 BACKENDS = ("auto", "torch", "onnx")
-#: Largest batch a TensorRT engine profile is built for (more faces: rebuilt engine).
-TRT_MAX_BATCH = 32
 
 
 def usable_cpus() -> int:
@@ -83,145 +79,6 @@ def resolve_backend(backend: str, device: str) -> str:
     return "onnx"
 
 
-class _ProbabilityModel(nn.Module):
-    """Wraps the network so that its output is the per-bin softmax (float32)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x).float(), dim=-1)
-
-
-def export_onnx(weights: str | Path, out_path: str | Path, opset: int = ONNX_OPSET) -> Path:
-    """Export a checkpoint to ONNX with a dynamic batch size.
-
-    Input ``input`` ``(N, 3, S, S)`` float32; output ``probs`` ``(N, 3, num_bins)``
-    float32 (the softmax over the bins).  The file is written atomically.
-    Raises :class:`CheckpointError` for bad weights.
-    """
-    model, cfg = load_checkpoint(weights, "cpu")
-    wrapped = _ProbabilityModel(model).eval()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(2, 3, cfg.input_size, cfg.input_size)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapped,
-                (dummy,),
-                tmp,
-                input_names=[_ONNX_INPUT],
-                output_names=[_ONNX_OUTPUT],
-                dynamic_axes={_ONNX_INPUT: {0: "batch"}, _ONNX_OUTPUT: {0: "batch"}},
-                opset_version=opset,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        _add_metadata(tmp, weights, cfg)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
-def _add_metadata(onnx_file: str | Path, weights: str | Path, cfg: ModelConfig) -> None:
-    """Record the checkpoint's SHA-256 and config in the ONNX model's metadata."""
-    import dataclasses
-    import json
-
-    import onnx
-
-    model = onnx.load(str(onnx_file))
-    meta = {p.key: p for p in model.metadata_props}
-    for key, value in (
-        (META_SHA256, _file_sha256(Path(weights))),
-        (META_CONFIG, json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)),
-    ):
-        if key in meta:
-            meta[key].value = value
-        else:
-            prop = model.metadata_props.add()
-            prop.key, prop.value = key, value
-    model.producer_name = "ldl_pose_ros"
-    onnx.save(model, str(onnx_file))
-
-
-def onnx_weights_sha256(onnx_path: str | Path) -> str | None:
-    """The checkpoint hash recorded in an exported ONNX file (``None``: none recorded)."""
-    import onnx
-
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - unreadable/corrupt file: treat as not matching
-        return None
-    for prop in model.metadata_props:
-        if prop.key == META_SHA256:
-            return prop.value
-    return None
-
-
-def sibling_onnx_path(weights: str | Path) -> Path:
-    """Where a pre-exported ONNX file of ``weights`` is looked for: same name, ``.onnx``."""
-    return Path(weights).with_suffix(".onnx")
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _cache_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get("LDL_POSE_CACHE_DIR"):
-        dirs.append(Path(os.environ["LDL_POSE_CACHE_DIR"]))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    dirs.append(Path(base) / "ldl_pose_ros" / "onnx")
-    dirs.append(Path(tempfile.gettempdir()) / "ldl_pose_ros_onnx")
-    return dirs
-
-
-def cached_onnx_path(weights: str | Path) -> Path:
-    """ONNX file for ``weights``: the matching sibling ``.onnx``, else a cached export.
-
-    The cache is filled on the first call for a checkpoint (an export takes seconds)
-    and reused afterwards.
-    """
-    w = Path(weights)
-    if not w.is_file():
-        raise CheckpointError(f"checkpoint not found: {w}")
-    digest = _file_sha256(w)
-    sibling = sibling_onnx_path(w)
-    if sibling != w and sibling.is_file():
-        if onnx_weights_sha256(sibling) == digest:
-            return sibling
-        warnings.warn(
-            f"{sibling} was not exported from {w.name} (checkpoint hash differs): ignoring it; "
-            "regenerate it with `python -m ldl_pose_ros.model.export`",
-            stacklevel=2,
-        )
-    name = f"{digest[:24]}_op{ONNX_OPSET}.onnx"
-    last_err: Exception | None = None
-    for d in _cache_dirs():
-        candidate = d / name
-        if candidate.is_file():
-            return candidate
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            return export_onnx(w, candidate)
-        except OSError as exc:  # unwritable cache dir: try the next one
-            last_err = exc
-    raise OSError(f"no writable cache directory for the ONNX export: {last_err}")
-
-
 def _resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -230,41 +87,6 @@ def _resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but CUDA is not available to torch")
     return device
-
-
-def _ort_providers(device: str, available: list[str], input_size: int) -> list[Any]:
-    """Execution providers for ``device`` (CPU always last); TensorRT only on request."""
-    want_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in available)
-    providers: list[Any] = []
-    if want_cuda:
-        if (
-            os.environ.get("LDL_POSE_ORT_TENSORRT") == "1"
-            and "TensorrtExecutionProvider" in available
-        ):
-            cache = _cache_dirs()[0] / "tensorrt"
-            with contextlib.suppress(OSError):
-                cache.mkdir(parents=True, exist_ok=True)
-            s = input_size
-            providers.append((
-                "TensorrtExecutionProvider",
-                {
-                    "trt_fp16_enable": True,
-                    "trt_engine_cache_enable": True,
-                    "trt_engine_cache_path": str(cache),
-                    "trt_profile_min_shapes": f"{_ONNX_INPUT}:1x3x{s}x{s}",
-                    "trt_profile_opt_shapes": f"{_ONNX_INPUT}:8x3x{s}x{s}",
-                    "trt_profile_max_shapes": f"{_ONNX_INPUT}:{TRT_MAX_BATCH}x3x{s}x{s}",
-                },
-            ))
-        if "CUDAExecutionProvider" in available:
-            providers.append("CUDAExecutionProvider")
-        if not providers:
-            raise RuntimeError(
-                "device 'cuda' requested but onnxruntime has no CUDA provider "
-                f"(available: {available}); install onnxruntime-gpu or use backend 'torch'"
-            )
-    providers.append("CPUExecutionProvider")
-    return providers
 
 
 #: Lower-case fragments of out-of-memory messages (torch CPU/CUDA, ONNX Runtime arenas).
@@ -278,54 +100,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError) or (oom is not None and isinstance(exc, oom)):
         return True
     return any(m in str(exc).lower() for m in _OOM_MARKERS)
-
-
-def _open_onnx_session(ort: Any, onnx_path: Path, options: Any, providers: list[Any]) -> Any:
-    """An ONNX Runtime session, or :class:`CheckpointError` for an unreadable model file."""
-    try:
-        return ort.InferenceSession(str(onnx_path), options, providers=providers)
-    except Exception as exc:  # noqa: BLE001 - ORT raises its own (Fail, InvalidProtobuf...)
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise CheckpointError(
-            f"cannot load ONNX model {onnx_path} (truncated, corrupt or not ONNX): "
-            f"{type(exc).__name__}: {first}; delete it to have it exported again"
-        ) from exc
-
-
-def _check_onnx_signature(session: Any, cfg: ModelConfig, onnx_path: Path,
-                          weights: Path) -> None:
-    """Refuse an ONNX model whose input/output do not fit the checkpoint's configuration.
-
-    Expected: one float input ``input`` ``(N, 3, S, S)`` and an output ``probs``
-    ``(N, 3, num_bins)`` (``N`` symbolic or any), as :func:`export_onnx` writes.
-    """
-    s, bins = cfg.input_size, cfg.num_bins
-    inputs = {i.name: i for i in session.get_inputs()}
-    outputs = {o.name: o for o in session.get_outputs()}
-
-    def fits(shape: Any, want: tuple[int, ...]) -> bool:
-        return (
-            isinstance(shape, (list, tuple))
-            and len(shape) == len(want) + 1
-            and all(isinstance(d, int) and d == w for d, w in zip(shape[1:], want, strict=True))
-        )
-
-    problems = []
-    inp, out = inputs.get(_ONNX_INPUT), outputs.get(_ONNX_OUTPUT)
-    if len(inputs) != 1 or inp is None:
-        problems.append(f"inputs {sorted(inputs)} (expected one named {_ONNX_INPUT!r})")
-    elif not fits(inp.shape, (3, s, s)) or inp.type != "tensor(float)":
-        problems.append(f"input {inp.type} {inp.shape} (expected float (N, 3, {s}, {s}))")
-    if out is None:
-        problems.append(f"outputs {sorted(outputs)} (expected {_ONNX_OUTPUT!r})")
-    elif not fits(out.shape, (3, bins)) or out.type != "tensor(float)":
-        problems.append(f"output {out.type} {out.shape} (expected float (N, 3, {bins}))")
-    if problems:
-        raise CheckpointError(
-            f"ONNX model {onnx_path} does not fit checkpoint {weights.name} (input size {s}, "
-            f"{bins} bins): {'; '.join(problems)}; re-export it with "
-            "`python -m ldl_pose_ros.model.export`"
-        )
 
 
 class PoseNetRunner:
@@ -370,7 +144,7 @@ class PoseNetRunner:
         device: str = "auto",
         backend: str = "auto",
         threads: int | None = None,
-        providers: list[Any] | None = None,
+        providers: list[Provider] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -380,11 +154,11 @@ class PoseNetRunner:
         self.backend = backend
         self.threads = int(threads) if threads else default_threads()
         self.providers: list[str] = []
-        self._session: Any = None
+        self._session: onnxruntime.InferenceSession | None = None
         self._model: nn.Module | None = None
         self._pinned: torch.Tensor | None = None
         self._half = False
-        self._session_options: Any = None
+        self._session_options: onnxruntime.SessionOptions | None = None
         #: Largest batch run at once (``None``: any); lowered after an out-of-memory error.
         self.max_batch: int | None = None
         if backend == "torch":
@@ -405,7 +179,7 @@ class PoseNetRunner:
                 raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
             _, cfg = load_checkpoint(self.weights, "cpu")  # validates, gives config
             if providers is None:
-                providers = _ort_providers(device, ort.get_available_providers(), cfg.input_size)
+                providers = ort_providers(device, ort.get_available_providers(), cfg.input_size)
             onnx_path = cached_onnx_path(self.weights)
             so = ort.SessionOptions()
             so.intra_op_num_threads = self.threads
@@ -416,8 +190,8 @@ class PoseNetRunner:
                 # Spinning pool threads would take the cores the detector and DDS need.
                 so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session_options = so
-            session = _open_onnx_session(ort, onnx_path, so, providers)
-            _check_onnx_signature(session, cfg, onnx_path, self.weights)
+            session = open_onnx_session(onnx_path, so, providers)
+            check_onnx_signature(session, cfg, onnx_path, self.weights)
             self._session = session
             self.providers = list(self._session.get_providers())
             self.device = (
@@ -501,7 +275,10 @@ class PoseNetRunner:
         if self.backend == "onnx":
             if isinstance(x, torch.Tensor):
                 x = x.detach().cpu().numpy()
-            return self._session.run([_ONNX_OUTPUT], {_ONNX_INPUT: np.ascontiguousarray(x)})[0]
+            assert self._session is not None
+            probs: np.ndarray = self._session.run(
+                [OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x)})[0]
+            return probs
         assert self._model is not None
         with torch.inference_mode():
             if isinstance(x, torch.Tensor):
@@ -524,10 +301,9 @@ class PoseNetRunner:
             self._half = False
             self._pinned = None
         else:
-            import onnxruntime as ort
-
-            self._session = _open_onnx_session(
-                ort, self.onnx_path, self._session_options, ["CPUExecutionProvider"]
+            assert self._session_options is not None
+            self._session = open_onnx_session(
+                self.onnx_path, self._session_options, ["CPUExecutionProvider"]
             )
             self.providers = list(self._session.get_providers())
         self.device = "cpu"
