@@ -126,7 +126,7 @@ def section_frame(args: argparse.Namespace, w: Path, frames: dict[int, Any], thr
 
 def section_node(args: argparse.Namespace, weights: dict[str, Path], frames: dict[int, Any],
                  cache: Path, logs: Path) -> list[dict[str, Any]]:
-    from bench.dds import Camera, NodeProcess, dds_env
+    from bench.dds import Camera, dds_env, start_node
 
     env = dds_env(150 + os.getpid() % 80, cache)
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
@@ -142,7 +142,7 @@ def section_node(args: argparse.Namespace, weights: dict[str, Path], frames: dic
             params = {"weights": str(weights[backbone]), "backend": backend, "device": "cpu",
                       "threads": 0, "diagnostics_period_s": 0.5, "detector_tiles": tiles}
             name = f"{backbone}_{backend}_tiles{tiles}"
-            node = NodeProcess(logs / f"node_{name}.log", params, env)
+            node = start_node(logs / f"node_{name}.log", params, env)
             try:
                 startup = cam.wait_ready(node, 180.0)
                 diag = cam.latest_diag()
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": machine_info(), "load_start": load_snapshot(),
                               "threads": threads, "quick": args.quick,
                               "frames": "640x480 bgr8 composed from ldl_pose_ros/data/"
-                                        "astronaut.jpg (synthetic.face_grid)"}
+                                        "astronaut.jpg (bench.scenes.face_grid)"}
     seen_jobs = set(result["load_start"]["training_jobs"] + result["load_start"]["pytest_runs"])
     weights: dict[str, Path] = {}
     origins = {}

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Per-stage latency of the estimator for 1, 5 and 20 faces per 640x480 frame.
 
-Frames are composed from the shipped demo photograph (``synthetic.face_grid``).  Three
+Frames are composed from the shipped demo photograph (``bench.scenes.face_grid``).  Three
 modes per face count:
 
 * ``detector``: the default MediaPipe detector on the whole frame;

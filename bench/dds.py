@@ -21,9 +21,6 @@ and ``/proc``.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import descendants, proc_memory
+from ldl_pose_ros.ros.dds import node_environment
+from ldl_pose_ros.ros.process import NodeProcess
 
 REPO = Path(__file__).resolve().parents[1]
 DDS_PROFILE = REPO / "config" / "fastdds_large_images.xml"
@@ -41,83 +39,15 @@ LOST_AFTER_S = 1.0  # max mode: no result after max(this, 3 x latency): lost, se
 
 
 def dds_env(domain_id: int, cache_dir: Path | None = None) -> dict[str, str]:
-    """Environment of both processes: profile, private domain, localhost discovery."""
-    env = dict(os.environ)
-    env["ROS_DOMAIN_ID"] = str(domain_id)
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.pop("ROS_LOCALHOST_ONLY", None)
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
-    env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
-    env["PYTHONUNBUFFERED"] = "1"
-    if cache_dir is not None:
-        env["LDL_POSE_CACHE_DIR"] = str(cache_dir)
-    return env
+    """Environment of both processes: the package's profile, private domain, localhost."""
+    return node_environment(domain_id, cache_dir=cache_dir, force_profile=True)
 
 
-
-def start_spinner(node: Any, context: Any) -> tuple[Any, threading.Thread]:
-    """Spin ``node`` in a daemon thread; returns ``(executor, thread)``."""
-    from rclpy.executors import SingleThreadedExecutor
-
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-
-    def spin() -> None:
-        try:
-            executor.spin()
-        except Exception:  # noqa: BLE001 - context shut down at close()
-            pass
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    return executor, thread
-
-class NodeProcess:
-    """``python -m ldl_pose_ros.ros.node`` with the given parameters, output to a log."""
-
-    def __init__(self, log: Path, params: dict[str, Any], env: dict[str, str]) -> None:
-        self.log = log
-        self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
-        args = ["--ros-args", "--params-file", str(REPO / "config" / "pose.yaml"),
-                "-r", "image:=/bench/image_raw", "-r", "camera_info:=/bench/camera_info"]
-        for k, v in params.items():
-            value = str(v).lower() if isinstance(v, bool) else str(v)
-            args += ["-p", f"{k}:={value}"]
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "ldl_pose_ros.ros.node", *args],
-                                     cwd=REPO, env=env, stdout=self._fh,
-                                     stderr=subprocess.STDOUT)
-
-    def node_pid(self) -> int:
-        """Pid of the process running the node (the wheels' bootstrap may re-launch python)."""
-        pids = descendants(self.proc.pid)
-        for pid in reversed(pids):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ldl_pose_ros.ros.node" in cmd:
-                return pid
-        return self.proc.pid
-
-    def memory(self) -> dict[str, float | None]:
-        """VmRSS/VmHWM of the node process in MB."""
-        return proc_memory(self.node_pid())
-
-    def output(self) -> str:
-        self._fh.flush()
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
-        return self.proc.returncode
+def start_node(log: Path, params: dict[str, Any], env: dict[str, str]) -> NodeProcess:
+    """The node on the bench's topics with ``config/pose.yaml`` and ``params``."""
+    return NodeProcess(log, params=params, env=env, params_file=REPO / "config" / "pose.yaml",
+                       remap={"image": "/bench/image_raw", "camera_info": "/bench/camera_info"},
+                       cwd=REPO)
 
 
 class Camera:
@@ -150,6 +80,8 @@ class Camera:
         self.last_latency_s = 0.0
         self.node.create_subscription(PoseArray, "/head_poses", self._on_poses, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
+        from ldl_pose_ros.ros.graph import start_spinner
+
         self.executor, self._thread = start_spinner(self.node, self.ctx)
 
 
@@ -179,7 +111,7 @@ class Camera:
             self.last_latency_s = 0.0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if node.proc.poll() is not None:
+            if not node.running():
                 raise RuntimeError(f"node exited:\n{node.output()[-3000:]}")
             if self.pub_image.get_subscription_count() > 0 and self.latest_diag():
                 return time.monotonic() - node.started

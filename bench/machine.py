@@ -96,30 +96,3 @@ def load_snapshot(sample_s: float = 2.0) -> dict[str, Any]:
         "training_jobs": other_jobs(),
         "pytest_runs": other_jobs(r"python.* -m pytest"),
     }
-
-
-def proc_memory(pid: int) -> dict[str, float | None]:
-    """``VmRSS`` and ``VmHWM`` (peak) of a process in MB, from ``/proc/<pid>/status``."""
-    out: dict[str, float | None] = {"rss_mb": None, "hwm_mb": None}
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return out
-    for key, name in (("VmRSS", "rss_mb"), ("VmHWM", "hwm_mb")):
-        m = re.search(rf"{key}:\s+(\d+)\s+kB", text)
-        if m:
-            out[name] = round(int(m.group(1)) / 1024, 1)
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and all its descendant process ids (depth first)."""
-    out = [pid]
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children = (task / "children").read_text().split()
-            for c in children:
-                out.extend(descendants(int(c)))
-    except OSError:
-        pass
-    return out

@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.dds import NodeProcess, dds_env, start_spinner
+from bench.dds import dds_env, start_node
 
 SIZE = (640, 480)
 FACE_CROP = (120, 20, 330, 230)  # x1, y1, x2, y2 around the demo photograph's face
@@ -108,6 +108,8 @@ class Soak:
         self.tf_messages = 0
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
+        from ldl_pose_ros.ros.graph import start_spinner
+
         self.executor, self._thread = start_spinner(self.node, self.ctx)
 
 
@@ -203,7 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env = dds_env(args.domain_id)
     photo = cv2.imread(str(DEMO_IMAGE), cv2.IMREAD_COLOR)
     soak = Soak(env, args.grace)
-    node = NodeProcess(out_dir / "soak_node.log", {
+    node = start_node(out_dir / "soak_node.log", {
         "weights": str(weights), "device": args.device, "threads": args.threads,
         "diagnostics_period_s": 0.5,
     }, env)
@@ -211,7 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         t0 = time.monotonic()
         while soak.pub_image.get_subscription_count() == 0:
-            if node.proc.poll() is not None or time.monotonic() - t0 > 120:
+            if not node.running() or time.monotonic() - t0 > 120:
                 raise RuntimeError(f"node did not start:\n{node.output()[-3000:]}")
             time.sleep(0.1)
         frames = {name: soak.frame(scene_image(pos, photo)) for name, pos in SCENES}

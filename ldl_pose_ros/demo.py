@@ -17,7 +17,9 @@
 5. prints frames, faces, latency and MAE.
 
 DDS stays on this machine and off other runs: ``ROS_DOMAIN_ID`` is taken from the
-environment or derived from the process id, discovery is localhost only.
+environment or derived from the process id, discovery is localhost only
+(``ldl_pose_ros.ros.dds.node_environment``; the node process is
+``ldl_pose_ros.ros.process.NodeProcess``, the harness of the bench and the tests too).
 """
 
 from __future__ import annotations
@@ -25,93 +27,31 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ldl_pose_ros.bag import make_demo
 
-NODE_READY = "ready:"
+if TYPE_CHECKING:
+    from ldl_pose_ros.bag.evaluate import Summary
+    from ldl_pose_ros.bag.records import FrameRecord
+
 NODE_START_TIMEOUT_S = 60.0
 
 
-def demo_environment(env: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the demo's processes: own DDS domain, localhost discovery, DDS profile."""
-    from ldl_pose_ros.ros.bag_play import PROFILE_VARS, find_dds_profile
-
-    out = dict(os.environ if env is None else env)
-    out.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
-    out["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    out.pop("ROS_LOCALHOST_ONLY", None)
-    out["PYTHONUNBUFFERED"] = "1"
-    if not any(out.get(v) for v in PROFILE_VARS):
-        profile = find_dds_profile()
-        if profile is not None:
-            out["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
-    return out
-
-
-class NodeProcess:
-    """The head-pose node as a child process, its output in a log file."""
-
-    def __init__(self, log: Path, env: dict[str, str], weights: str | None, device: str) -> None:
-        self.log = log
-        self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
-        params = ["-p", "use_compressed:=true", "-p", f"device:={device}",
-                  "-r", f"image/compressed:={make_demo.COMPRESSED_TOPIC}",
-                  "-r", f"camera_info:={make_demo.CAMERA_INFO_TOPIC}"]
-        if weights:
-            params += ["-p", f"weights:={weights}"]
-        cmd = [sys.executable, "-m", "ldl_pose_ros.ros.node", "--ros-args", *params]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        """The node's output so far."""
-        self._fh.flush()
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = NODE_START_TIMEOUT_S) -> None:
-        """Wait for the node's ready line; raise ``RuntimeError`` if it exits or times out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if NODE_READY in self.output():
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the node exited ({self.proc.returncode}):\n"
-                                   + _tail(self.output()))
-            time.sleep(0.1)
-        raise RuntimeError(f"the node was not ready after {timeout:g} s:\n" + _tail(self.output()))
-
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGINT, then SIGKILL after ``timeout``; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
-        return int(self.proc.returncode)
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    keep = [ln for ln in text.splitlines() if not ln.startswith(("W0000", "I0000"))]
-    return "\n".join(keep[-lines:])
-
-
-def contact_sheet(recording: Path, frames: list[Any], out: Path, tiles: int = 12,
+def contact_sheet(recording: Path, frames: Sequence[FrameRecord], out: Path, tiles: int = 12,
                   cols: int = 4, tile_width: int = 320) -> Path | None:
     """Grid of the node's annotated images with true and published angles; None if none."""
     import cv2
 
     from ldl_pose_ros.bag import io
     from ldl_pose_ros.core import geometry
+    from ldl_pose_ros.core.decode import image_to_array
 
     by_stamp = {f.stamp_ns: f for f in frames}
     with io.BagReader(recording) as bag:
@@ -127,11 +67,10 @@ def contact_sheet(recording: Path, frames: list[Any], out: Path, tiles: int = 12
         return None
     pick = [stamps[int(round(i))] for i in np.linspace(0, len(stamps) - 1,
                                                        min(tiles, len(stamps)))]
-    dec = io.image_decoders()
     t0 = stamps[0]
     cells = []
     for s in pick:
-        img, color = dec.image_to_array(images[s])
+        img, color = image_to_array(images[s])
         img = np.ascontiguousarray(img if color == "bgr" else img[..., ::-1])
         h, w = img.shape[:2]
         img = cv2.resize(img, (tile_width, int(round(h * tile_width / w))),
@@ -162,13 +101,13 @@ def contact_sheet(recording: Path, frames: list[Any], out: Path, tiles: int = 12
     return out
 
 
-def _fmt(v: Any, digits: int = 1) -> str:
+def _fmt(v: float | None, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "n/a"
     return f"{v:.{digits}f}"
 
 
-def summary_table(s: dict[str, Any]) -> str:
+def summary_table(s: Summary) -> str:
     """The short table printed at the end."""
     mae = s.get("mae") or {}
     geo = s.get("geodesic") or {}
@@ -194,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     """The demo; returns the exit status."""
     from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
     from ldl_pose_ros.resources import DEFAULT_WEIGHTS
+    from ldl_pose_ros.ros.dds import node_environment
+    from ldl_pose_ros.ros.process import NodeProcess
 
     t_start = time.monotonic()
     weights = args.weights
@@ -211,16 +152,20 @@ def run(args: argparse.Namespace) -> int:
     for p in (recording, live, report_dir):
         if p.exists():
             shutil.rmtree(p)
-    env = demo_environment()
+    env = node_environment()  # the player below runs in this process: the same DDS setup
     os.environ.update({k: env[k] for k in env if k.startswith(("ROS_", "FAST"))})
     os.environ.pop("ROS_LOCALHOST_ONLY", None)
 
-    node = NodeProcess(out / "node.log", env, str(Path(weights).resolve()) if weights else None,
-                       args.device)
+    params: dict[str, bool | int | float | str] = {"use_compressed": True,
+                                                   "device": args.device}
+    if weights:
+        params["weights"] = str(Path(weights).resolve())
+    node = NodeProcess(out / "node.log", params=params, env=env, remap={
+        "image/compressed": make_demo.COMPRESSED_TOPIC, "camera_info": make_demo.CAMERA_INFO_TOPIC})
     try:
         make_demo.write_demo_bag(recording, args.frames, args.fps)
-        node.wait_ready()
-        from ldl_pose_ros.ros.bag_play import PlayOptions, play
+        node.wait_ready(NODE_START_TIMEOUT_S)
+        from ldl_pose_ros.ros.player import PlayOptions, play
 
         result = play(PlayOptions(bag=recording, rate=args.rate, lockstep=not args.realtime,
                                   record=live, wait_subscribers_s=30.0, delay_s=0.5,
@@ -230,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         node.stop()
         return 1
     finally:
-        if node.proc.poll() is None:
+        if node.running():
             node.stop()
     for w in result.warnings:
         print(f"demo: warning: {w}", file=sys.stderr)

@@ -20,40 +20,36 @@ import pytest
 from ldl_pose_ros.bag import io, make_demo
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
 from ldl_pose_ros.bag.groundtruth import GroundTruthError, Pose, parse_transform
-from ldl_pose_ros.bag.pipeline import PipelineParams
+from ldl_pose_ros.bag.messages import TypestoreMessages, pose_to_arrays, transform_to_arrays
 from ldl_pose_ros.bag.report import FACE_COLUMNS, FRAME_COLUMNS, METRICS_COLUMNS
+from ldl_pose_ros.bag.writer import OutputBag
 from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.params import Params
+from ldl_pose_ros.core.pipeline import ChildFrame, build_estimator
 
 FRAMES = 8
 REPO = Path(__file__).resolve().parents[1]
+MSGS = TypestoreMessages()
+
+
+def _header(stamp_ns: int, frame_id: str):
+    return MSGS.header(stamp_ns // 1_000_000_000, stamp_ns % 1_000_000_000, frame_id)
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """A small random-init checkpoint (plumbing only, not accuracy)."""
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.5)
-    net = LDLHeadPoseNet(cfg)
-    with torch.no_grad():
-        for head in net.heads:
-            head.weight.normal_(0.0, 0.5)
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.ckpt", net, cfg)
+def tiny_weights(tiny_checkpoint):
+    """A small random-init checkpoint (plumbing only, not accuracy), spread angles."""
+    return tiny_checkpoint(spread_heads=True)
 
 
 @pytest.fixture(scope="module")
 def params(tiny_weights):
-    return PipelineParams(weights=str(tiny_weights), device="cpu", threads=1)
+    return Params().replace(weights=str(tiny_weights), device="cpu", threads=1)
 
 
 @pytest.fixture(scope="module")
 def estimator(params):
-    from ldl_pose_ros.bag.pipeline import make_estimator
-
-    est = make_estimator(params)
+    est = build_estimator(params)
     yield est
     est.close()
 
@@ -132,8 +128,8 @@ def test_evaluate_writes_output_bag_and_reports(which, request, tmp_path, params
         # face_<id> carries the head_poses pose of the same frame
         pa = next(m for _, m in out["/head_poses"] if io.stamp_key(m.header.stamp) == key)
         face = next(t for t in tf.transforms if t.child_frame_id.startswith("face_"))
-        p, q = io.transform_to_arrays(face.transform)
-        pp, pq = io.pose_to_arrays(pa.poses[0])
+        p, q = transform_to_arrays(face.transform)
+        pp, pq = pose_to_arrays(pa.poses[0])
         np.testing.assert_allclose(p, pp)
         np.testing.assert_allclose(q, pq)
 
@@ -163,19 +159,6 @@ def test_evaluate_writes_output_bag_and_reports(which, request, tmp_path, params
     assert "Detection rate" in md and "MAE yaw" in md
 
 
-def test_pipeline_defaults_are_the_nodes():
-    """The bag tools track and smooth with the node's default parameters."""
-    defaults = PipelineParams()
-    from_yaml = PipelineParams.from_yaml(REPO / "config" / "pose.yaml")
-    assert from_yaml == defaults
-    try:
-        from ldl_pose_ros.ros.node import SPECS
-    except ImportError:
-        pytest.skip("rclpy not installed")
-    for name in defaults.__dataclass_fields__:
-        assert SPECS[name].default == getattr(defaults, name), name
-
-
 # ---------------------------------------------------------------- known poses
 
 
@@ -183,7 +166,7 @@ def _gt(bag: Path) -> dict[int, tuple[int, Pose]]:
     """Ground truth of the demo bag: stamp -> (log time, pose in the camera)."""
     out = {}
     for t, m in _read(bag)[make_demo.GT_TOPIC]:
-        p, q = io.pose_to_arrays(m.pose)
+        p, q = pose_to_arrays(m.pose)
         out[io.stamp_key(m.header.stamp)] = (t, Pose.from_quaternion(p, q))
     return out
 
@@ -191,19 +174,18 @@ def _gt(bag: Path) -> dict[int, tuple[int, Pose]]:
 def _write_recording(path: Path, frames: dict[int, list[tuple[int, Pose]]],
                      image_log: dict[int, int] | None = None, latency_ns: int = 0) -> None:
     """A recording of 'the node': head_poses + /tf per stamp (faces: (id, pose in camera))."""
-    with io.OutputBag(path) as bag:
+    with OutputBag(path) as bag:
         for stamp, faces in sorted(frames.items()):
-            header = io.make_header(io.make_time(stamp, ns=True), make_demo.FRAME_ID)
+            header = _header(stamp, make_demo.FRAME_ID)
             log = (image_log or {}).get(stamp, stamp) + latency_ns
             if image_log is not None:
                 bag.write_raw(make_demo.COMPRESSED_TOPIC, io.COMPRESSED_IMAGE, image_log[stamp],
-                              io.serialize(io.make_compressed_image(header, b"\xff\xd8")))
-            bag.write("/head_poses", io.make_pose_array(
-                header, [io.make_pose(p.t, p.quaternion) for _, p in faces]), log)
+                              io.serialize(MSGS.compressed_image(header, b"\xff\xd8")))
+            bag.write("/head_poses", MSGS.new(io.POSE_ARRAY, header=header, poses=[
+                MSGS.pose(p.t, p.R) for _, p in faces]), log)
             if faces:
-                bag.write("/tf", io.make_tf_message(
-                    [io.make_transform(header, f"face_{i}", p.t, p.quaternion)
-                     for i, p in faces]), log)
+                bag.write("/tf", MSGS.tf_message(
+                    header, [ChildFrame(f"face_{i}", p.t, p.R) for i, p in faces]), log)
 
 
 def _rz(deg: float) -> np.ndarray:
@@ -219,7 +201,7 @@ def test_recorded_poses_equal_to_ground_truth_score_zero(demo_mcap, tmp_path):
     frames = {s: [(0, gt[s][1])] for s in stamps[2:]}
     frames[stamps[1]] = []
     _write_recording(rec, frames, image_log, latency_ns=25_000_000)
-    res = _evaluate(demo_mcap, tmp_path / "ev", PipelineParams(), predictions=rec)
+    res = _evaluate(demo_mcap, tmp_path / "ev", Params(), predictions=rec)
     s = res.summary
     assert s["mode"] == "recorded"
     assert s["frames"] == FRAMES and s["frames_not_processed"] == 1
@@ -249,7 +231,7 @@ def test_recorded_known_error_id_switch_and_false_positive(demo_mcap, tmp_path):
         frames[s] = faces
     rec = tmp_path / "rec"
     _write_recording(rec, frames)
-    s = _evaluate(demo_mcap, tmp_path / "ev", PipelineParams(), predictions=rec).summary
+    s = _evaluate(demo_mcap, tmp_path / "ev", Params(), predictions=rec).summary
     assert s["frames_matched"] == FRAMES and s["detection_rate"] == 1.0
     assert s["geodesic"]["mean"] == pytest.approx(10.0, abs=1e-6)
     assert s["geodesic"]["max"] == pytest.approx(10.0, abs=1e-6)
@@ -263,7 +245,7 @@ def test_tf_ground_truth_with_given_and_estimated_transform(demo_mcap, tmp_path)
     x = "0.1,-0.2,1.5,0.1830127,0.1830127,0.6830127,0.6830127"
     T_cam_mocap = parse_transform(x)
     bag = tmp_path / "mocap_bag"
-    with io.BagReader(demo_mcap) as src, io.OutputBag(bag) as dst:
+    with io.BagReader(demo_mcap) as src, OutputBag(bag) as dst:
         for m in src.messages([make_demo.COMPRESSED_TOPIC]):
             dst.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
         # Mocap samples 10 ms before and after each image; interpolation gives the truth.
@@ -271,20 +253,20 @@ def test_tf_ground_truth_with_given_and_estimated_transform(demo_mcap, tmp_path)
         for stamp, (_, pose) in sorted(gt.items()):
             for dt, sign in ((-10_000_000, -1.0), (10_000_000, 1.0)):
                 pm = T_cam_mocap.inverse() @ Pose(pose.R, pose.t + sign * d)
-                header = io.make_header(io.make_time(stamp + dt, ns=True), "mocap_world")
-                dst.write("/tf", io.make_tf_message(
-                    [io.make_transform(header, "head_body", pm.t, pm.quaternion)]), stamp + dt)
+                header = _header(stamp + dt, "mocap_world")
+                dst.write("/tf", MSGS.tf_message(header, [ChildFrame("head_body", pm.t, pm.R)]),
+                          stamp + dt)
     rec = tmp_path / "rec"
     _write_recording(rec, {s: [(0, gt[s][1])] for s in gt})
 
     with pytest.raises(GroundTruthError, match="--camera-to-mocap"):
-        _evaluate(bag, tmp_path / "none", PipelineParams(), predictions=rec,
+        _evaluate(bag, tmp_path / "none", Params(), predictions=rec,
                   gt_frame="head_body")
-    s = _evaluate(bag, tmp_path / "given", PipelineParams(), predictions=rec,
+    s = _evaluate(bag, tmp_path / "given", Params(), predictions=rec,
                   gt_frame="head_body", camera_to_mocap=x).summary
     assert s["frames_matched"] == FRAMES
     assert s["geodesic"]["max"] == pytest.approx(0.0, abs=1e-3)
-    s = _evaluate(bag, tmp_path / "aligned", PipelineParams(), predictions=rec,
+    s = _evaluate(bag, tmp_path / "aligned", Params(), predictions=rec,
                   gt_frame="head_body", align_frames=3).summary
     assert s["frames_aligned"] == 3 and s["frames_scored"] == FRAMES - 3
     assert s["geodesic"]["max"] == pytest.approx(0.0, abs=1e-3)
@@ -305,9 +287,9 @@ def _bag_with_images(path: Path, encodings: list[str], corrupt: set[int] = froze
         c = w.add_connection("/cam/image", io.IMAGE, typestore=io.typestore())
         for i, enc in enumerate(encodings):
             stamp = (100 + i) * 100_000_000
-            header = io.make_header(io.make_time(stamp, ns=True), "cam")
+            header = _header(stamp, "cam")
             ch = 2 if "16" in enc else 1 if enc.startswith("bayer") else 3
-            msg = io.make_image(header, np.zeros((48, 64, 3), np.uint8), "bgr8")
+            msg = MSGS.image(header, np.zeros((48, 64, 3), np.uint8), "bgr8")
             msg = type(msg)(header=header, height=48, width=64, encoding=enc, is_bigendian=0,
                             step=64 * ch, data=np.zeros(48 * 64 * ch, np.uint8))
             data = bytes(io.serialize(msg))
@@ -397,19 +379,18 @@ def test_missing_and_bad_inputs_give_clear_errors(tmp_path, demo_mcap, params):
         _evaluate(demo_mcap, tmp_path / "o", params, image_topic=make_demo.GT_TOPIC)
     with pytest.raises(io.BagError, match="no such TF frame"):
         gtb = tmp_path / "tfbag"
-        with io.BagReader(demo_mcap) as src, io.OutputBag(gtb) as dst:
+        with io.BagReader(demo_mcap) as src, OutputBag(gtb) as dst:
             for m in src.messages([make_demo.COMPRESSED_TOPIC]):
                 dst.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
-            h = io.make_header(io.make_time(1, ns=True), "world")
-            dst.write("/tf", io.make_tf_message([io.make_transform(h, "x", None,
-                                                                   [0, 0, 0, 1])]), 1)
+            dst.write("/tf", MSGS.tf_message(_header(1, "world"), [
+                ChildFrame("x", np.zeros(3), np.eye(3))]), 1)
         _evaluate(gtb, tmp_path / "o", params, gt_frame="head")
     with pytest.raises(io.BagError, match="has no /tf"):
         _evaluate(demo_mcap, tmp_path / "o", params, gt_frame="head")
     no_images = tmp_path / "noimg"
-    with io.OutputBag(no_images) as b:
-        b.write("/pose", io.make_pose_stamped(io.make_header(io.make_time(1.0), "c"),
-                                               [0, 0, 1], [0, 0, 0, 1]), 1)
+    with OutputBag(no_images) as b:
+        b.write("/pose", MSGS.pose_stamped(MSGS.header(1, 0, "c"), np.array([0.0, 0, 1]),
+                                           np.eye(3)), 1)
     with pytest.raises(io.BagError, match=r"(?s)no image topic.*/pose \(geometry_msgs"):
         _evaluate(no_images, tmp_path / "o", params)
     with pytest.raises(GroundTruthError, match="7 finite numbers"):

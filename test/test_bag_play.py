@@ -4,17 +4,18 @@
 
 The live replay's recording is compared with the offline evaluation of the same bag:
 the node and ``ldl-pose bag evaluate`` share the estimator, the geometry and the
-tracker, so with every frame processed (``--lockstep``) they must agree frame by frame.
+tracker (``core.pipeline``), so with every frame processed (``--lockstep``) they must agree
+frame by frame: faces, ids, poses, the primary face with its covariance, the gaze frames.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,74 +25,56 @@ pytest.importorskip("tf2_msgs.msg")
 
 from ldl_pose_ros.bag import io, make_demo  # noqa: E402
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag  # noqa: E402
-from ldl_pose_ros.bag.pipeline import PipelineParams  # noqa: E402
+from ldl_pose_ros.bag.messages import pose_to_arrays, transform_to_arrays  # noqa: E402
 from ldl_pose_ros.core import geometry  # noqa: E402
+from ldl_pose_ros.core.params import Params  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 12
 FPS = 10.0
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)  # ROS_DOMAIN_ID and localhost discovery come from conftest
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.pop("ROS_LOCALHOST_ONLY", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_large_images.xml")
-    return env
+@pytest.fixture(scope="module")
+def tiny_weights(tiny_checkpoint: Callable[..., Path]) -> Path:
+    return tiny_checkpoint(spread_heads=True)
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.5)
-    net = LDLHeadPoseNet(cfg)
-    with torch.no_grad():
-        for head in net.heads:
-            head.weight.normal_(0.0, 0.5)
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.ckpt", net, cfg)
-
-
-@pytest.fixture(scope="module")
-def demo_bag(tmp_path_factory):
+def demo_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_demo.write_demo_bag(tmp_path_factory.mktemp("bag") / "demo", FRAMES, FPS,
                                     period=6 * FRAMES)
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory, tiny_weights):
+def node(start_node: Callable[..., Any], tiny_weights: Path) -> Iterator[Any]:
     """The head-pose node on the demo recording's topics (JPEG input)."""
-    log = tmp_path_factory.mktemp("node") / "node.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ldl_pose_ros.ros.node", "--ros-args",
-             "--params-file", str(REPO / "config" / "pose.yaml"),
-             "-p", f"weights:={tiny_weights}", "-p", "use_compressed:=true",
-             "-r", f"image/compressed:={make_demo.COMPRESSED_TOPIC}",
-             "-r", f"camera_info:={make_demo.CAMERA_INFO_TOPIC}"],
-            cwd=REPO, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while "ready:" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("node did not start:\n" + log.read_text(errors="replace")[-3000:])
-            time.sleep(0.1)
-        yield proc
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    proc = start_node("node", params={"weights": str(tiny_weights), "use_compressed": True},
+                      remap={"image/compressed": make_demo.COMPRESSED_TOPIC,
+                             "camera_info": make_demo.CAMERA_INFO_TOPIC})
+    try:
+        proc.wait_ready(90)
+    except RuntimeError as exc:
+        pytest.fail(f"node did not start: {exc}")
+    yield proc
+    proc.stop()
 
 
 def _play(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``ldl-pose bag play`` as a process (this session's domain; the package's DDS profile)."""
     return subprocess.run([sys.executable, "-m", "ldl_pose_ros.cli", "bag", "play", *args],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def _by_stamp(bag_path: Path, topic: str) -> dict[int, Any]:
+    with io.BagReader(bag_path) as bag:
+        msgs = [io.deserialize(m.data, m.msgtype) for m in bag.messages([topic])]
+    if topic == "/tf":
+        out: dict[int, Any] = {}
+        for m in msgs:
+            for t in m.transforms:
+                out.setdefault(io.stamp_key(t.header.stamp), {})[t.child_frame_id] = t
+        return out
+    return {io.stamp_key(m.header.stamp): m for m in msgs}
 
 
 def test_live_replay_matches_offline_evaluation(node, demo_bag, tiny_weights, tmp_path):
@@ -100,7 +83,7 @@ def test_live_replay_matches_offline_evaluation(node, demo_bag, tiny_weights, tm
     assert r.returncode == 0, r.stderr
     assert f"published {make_demo.CAMERA_INFO_TOPIC} {FRAMES}" in r.stderr
 
-    params = PipelineParams(weights=str(tiny_weights))
+    params = Params().replace(weights=str(tiny_weights))
     live = evaluate_bag(EvaluateOptions(bag=demo_bag, out=tmp_path / "live", params=params,
                                         predictions=rec))
     off = evaluate_bag(EvaluateOptions(bag=demo_bag, out=tmp_path / "offline", params=params,
@@ -130,6 +113,34 @@ def test_live_replay_matches_offline_evaluation(node, demo_bag, tiny_weights, tm
     assert {t.header.frame_id for m in tf for t in m.transforms} == {make_demo.FRAME_ID}
     assert {t.child_frame_id for m in tf for t in m.transforms} <= {"face_0", "gaze_0",
                                                                     "face_1", "gaze_1"}
+
+    # Everything else a frame publishes agrees too: the primary face with its covariance,
+    # and the gaze frames (the offline run's output bag against the live recording).
+    off_bag = tmp_path / "offline" / "output_bag"
+    live_primary, off_primary = (_by_stamp(b, "/primary_head_pose") for b in (rec, off_bag))
+    assert live_primary.keys() == off_primary.keys() and len(live_primary) >= FRAMES - 2
+    for stamp, a in live_primary.items():
+        b = off_primary[stamp]
+        assert a.header.frame_id == b.header.frame_id == make_demo.FRAME_ID
+        (pa, qa), (pb, qb) = pose_to_arrays(a.pose.pose), pose_to_arrays(b.pose.pose)
+        np.testing.assert_allclose(pa, pb, atol=5e-3)
+        assert geometry.geodesic_deg(geometry.quaternion_to_matrix(qa),
+                                     geometry.quaternion_to_matrix(qb)) < 0.5
+        ca, cb = (np.asarray(m.pose.covariance).reshape(6, 6) for m in (a, b))
+        np.testing.assert_allclose(ca, cb, rtol=0.05, atol=1e-7)
+    live_tf, off_tf = (_by_stamp(b, "/tf") for b in (rec, off_bag))
+    assert live_tf.keys() == off_tf.keys()
+    gaze = 0
+    for stamp, frames in live_tf.items():
+        assert frames.keys() == off_tf[stamp].keys()
+        for child, t in frames.items():
+            (ta, qa), (tb, qb) = (transform_to_arrays(x.transform)
+                                  for x in (t, off_tf[stamp][child]))
+            np.testing.assert_allclose(ta, tb, atol=5e-3)
+            assert geometry.geodesic_deg(geometry.quaternion_to_matrix(qa),
+                                         geometry.quaternion_to_matrix(qb)) < 0.5
+            gaze += child.startswith("gaze_")
+    assert gaze >= FRAMES - 2
 
 
 def test_play_honours_the_recorded_rate(node, demo_bag, tmp_path):

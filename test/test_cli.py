@@ -34,19 +34,6 @@ COLUMNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """Write a small random-init checkpoint (CLI mechanics only, not accuracy)."""
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.5)
-    path = tmp_path_factory.mktemp("weights") / "tiny.ckpt"
-    return save_checkpoint(path, LDLHeadPoseNet(cfg), cfg)
-
-
 @pytest.fixture()
 def images(tmp_path, demo_image_bgr):
     """Create a folder with the demo image, a 3-face frame, a corrupt file and a non-image."""

@@ -16,17 +16,6 @@ pytest.importorskip("tf2_msgs.msg")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.5)
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.ckpt", LDLHeadPoseNet(cfg), cfg)
-
-
 def test_demo_runs_and_reports(tmp_path, tiny_weights):
     out = tmp_path / "demo"
     r = subprocess.run(

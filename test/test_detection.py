@@ -12,7 +12,8 @@ import pytest
 
 from bench.scenes import DEMO_FACE_BOX, face_grid
 from ldl_pose_ros.core.detection import BACKENDS, Detection, create_detector
-from ldl_pose_ros.core.detection._util import box_iou, clip_boxes, nms
+from ldl_pose_ros.core.detection._util import clip_boxes, nms
+from ldl_pose_ros.core.geometry import box_iou
 
 # Face centre and size in the 512x512 demo image (checked by eye and with two detectors).
 FACE_CENTER = np.array([224.0, 121.0])

@@ -43,16 +43,8 @@ def test_torch_crops_match_opencv_crops() -> None:
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory):
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(input_size=64, width_mult=0.5)
-    net = LDLHeadPoseNet(cfg)
-    with torch.no_grad():
-        for head in net.heads:
-            head.weight.normal_(0.0, 0.5)
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "m.ckpt", net.eval(), cfg)
+def weights(tiny_checkpoint):
+    return tiny_checkpoint(spread_heads=True)
 
 
 def test_estimator_torch_preprocess_matches_numpy(weights) -> None:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from bench.scenes import DEMO_FACE_BOX, face_grid
+from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.estimator import HeadPoseEstimator, StageTiming, as_boxes
-from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.imaging import ImageError, check_image, load_image, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
@@ -19,20 +20,9 @@ FACE_CENTER = np.array([224.0, 121.0])
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """Write a small random-init checkpoint (pipeline mechanics only, not accuracy)."""
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.5)
-    path = tmp_path_factory.mktemp("weights") / "tiny.ckpt"
-    net = LDLHeadPoseNet(cfg)
-    with torch.no_grad():  # spread the outputs so that angles differ between crops
-        for head in net.heads:
-            head.weight.normal_(0.0, 0.5)
-    return save_checkpoint(path, net, cfg)
+def tiny_weights(tiny_checkpoint):
+    """A random-init checkpoint whose angles differ between crops (mechanics, not accuracy)."""
+    return tiny_checkpoint(spread_heads=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +46,13 @@ def batch_log(estimator, monkeypatch):
     return calls
 
 
-def _check_pose(p: FacePose) -> None:
-    assert isinstance(p, FacePose)
+def _check_pose(p: FacePrediction) -> None:
+    assert isinstance(p, FacePrediction)
     assert np.all(np.isfinite(p.angles)) and np.all(np.abs(p.angles) <= 99)
     assert np.all(p.stds > 0)
-    assert p.quaternion.shape == (4,)
-    assert np.linalg.norm(p.quaternion) == pytest.approx(1.0)
+    assert (p.yaw, p.pitch, p.roll) == tuple(p.angles)
+    np.testing.assert_allclose(p.rotation, geometry.face_rotation_in_optical(*p.angles))
+    assert not p.angles.flags.writeable  # frozen
 
 
 def test_demo_face(estimator, demo_image_bgr, batch_log):
@@ -138,7 +129,7 @@ def test_estimate_boxes_and_predict_crops(estimator, demo_image_bgr):
     lms = [np.zeros((5, 2)), None]
     poses = estimator.estimate_boxes(demo_image_bgr, boxes, scores=[0.7, 0.2], landmarks=lms)
     assert [p.score for p in poses] == [0.7, 0.2]
-    assert poses[0].landmarks is lms[0] and poses[1].landmarks is None
+    assert np.array_equal(poses[0].landmarks, lms[0]) and poses[1].landmarks is None
     rgb = to_rgb(demo_image_bgr)
     crops = estimator.crops(rgb, boxes)
     assert crops.shape == (2, 64, 64, 3) and crops.dtype == np.uint8

@@ -150,44 +150,6 @@ def test_launch_description_real(monkeypatch: pytest.MonkeyPatch) -> None:
     assert names == ARGS
 
 
-def test_parameter_file_matches_the_node() -> None:
-    pytest.importorskip("rclpy")
-    from ldl_pose_ros.ros.node import PARAMETERS, validate_parameters
-
-    data = yaml.safe_load((REPO / "config" / "pose.yaml").read_text())
-    params = data["/**"]["ros__parameters"]
-    specs = {p.name: p for p in PARAMETERS}
-    assert set(params) == set(specs)
-    for name, value in params.items():
-        default = specs[name].default
-        assert type(value) is type(default), (name, value, default)
-        assert value == default, f"{name}: pose.yaml {value!r} != node default {default!r}"
-    validate_parameters(params)
-
-
-def test_parameter_validation_reasons() -> None:
-    pytest.importorskip("rclpy")
-    from ldl_pose_ros.ros.node import PARAMETERS, validate_parameters
-
-    good = {p.name: p.default for p in PARAMETERS}
-    validate_parameters(good)
-    for change, needle in (
-        ({"device": "gpu"}, "device"),
-        ({"backend": "tensorrt"}, "backend"),
-        ({"qos_reliability": "sometimes"}, "qos_reliability"),
-        ({"face_frame_prefix": "/face_"}, "face_frame_prefix"),
-        ({"face_frame_prefix": "x y"}, "face_frame_prefix"),
-        ({"gaze_frame_prefix": "face_"}, "differ"),
-        ({"detector": "yunet"}, "detector_model"),
-        ({"detector_model": "/m.onnx"}, "mediapipe"),
-        ({"face_width_m": 2.0}, "face_width_m"),
-        ({"confirm_frames": 0}, "confirm_frames"),
-        ({"rotation_min_cutoff": float("nan")}, "rotation_min_cutoff"),
-    ):
-        with pytest.raises(ValueError, match=needle):
-            validate_parameters({**good, **change})
-
-
 def test_rviz_config_shows_the_node_outputs() -> None:
     cfg = yaml.safe_load((REPO / "config" / "pose.rviz").read_text())
     vm = cfg["Visualization Manager"]

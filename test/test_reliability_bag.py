@@ -29,7 +29,8 @@ pytest.importorskip("rosbags")
 
 from ldl_pose_ros.bag import io, make_demo  # noqa: E402
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag  # noqa: E402
-from ldl_pose_ros.bag.pipeline import PipelineParams, make_estimator  # noqa: E402
+from ldl_pose_ros.core.params import Params  # noqa: E402
+from ldl_pose_ros.core.pipeline import build_estimator  # noqa: E402
 
 FRAMES = 8
 MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -37,20 +38,13 @@ _OP_CHUNK = 0x06
 
 
 @pytest.fixture(scope="module")
-def params(tmp_path_factory: pytest.TempPathFactory) -> PipelineParams:
-    import torch
-
-    from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(backbone="mobilenetv3_small", input_size=64, width_mult=0.25)
-    w = save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.ckpt", LDLHeadPoseNet(cfg), cfg)
-    return PipelineParams(weights=str(w), device="cpu", threads=1)
+def params(tiny_checkpoint: Callable[..., Path]) -> Params:
+    return Params().replace(weights=str(tiny_checkpoint(0.25)), device="cpu", threads=1)
 
 
 @pytest.fixture(scope="module")
-def estimator(params: PipelineParams) -> Iterator[Any]:
-    est = make_estimator(params)
+def estimator(params: Params) -> Iterator[Any]:
+    est = build_estimator(params)
     yield est
     est.close()
 
@@ -139,7 +133,7 @@ def _count(bag: Path, topic: str) -> int:
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 def test_damaged_bag_keeps_what_it_processed_and_says_where_it_stopped(
-    case: str, tmp_path: Path, bags: dict[str, Path], params: PipelineParams, estimator: Any
+    case: str, tmp_path: Path, bags: dict[str, Path], params: Params, estimator: Any
 ) -> None:
     storage, damage = DAMAGE[case]
     bag = _damaged_copy(bags[storage], tmp_path / case, damage)
@@ -163,7 +157,7 @@ def test_damaged_bag_keeps_what_it_processed_and_says_where_it_stopped(
 
 
 def test_garbage_chunk_in_a_closed_mcap_is_reported(
-    tmp_path: Path, bags: dict[str, Path], params: PipelineParams, estimator: Any
+    tmp_path: Path, bags: dict[str, Path], params: Params, estimator: Any
 ) -> None:
     def garbage(data: bytearray) -> bytearray:
         chunks = _chunks(bytes(data))

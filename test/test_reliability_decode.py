@@ -27,20 +27,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ldl_pose_ros.core.camera import (
-    CameraIntrinsics,
-    IntrinsicsError,
-    face_position,
-    face_rotation_in_camera,
-)
-from ldl_pose_ros.core.decode import (
-    InputError,
-    camera_info_to_intrinsics,
-    compressed_to_array,
-    image_to_array,
-)
-from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.camera import CameraIntrinsics, IntrinsicsError, camera_info_to_intrinsics
+from ldl_pose_ros.core.decode import InputError, compressed_to_array, image_to_array
+from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.imaging import ImageError
+from ldl_pose_ros.core.placement import place_faces
 
 try:
     from sensor_msgs.msg import CompressedImage as RosCompressedImage
@@ -360,10 +351,8 @@ def camera_infos(draw: Any) -> tuple[SimpleNamespace, bool]:
     return msg, draw(st.booleans())
 
 
-def _face(box: list[float]) -> FacePose:
-    return FacePose(box=np.array(box, float), score=1.0, yaw=0.0, pitch=0.0, roll=0.0,
-                    yaw_std=5.0, pitch_std=5.0, roll_std=5.0,
-                    quaternion=np.array([0.5, -0.5, 0.5, -0.5]))
+def _face(box: list[float]) -> FacePrediction:
+    return FacePrediction(box, 1.0, [0.0, 0.0, 0.0], [5.0, 5.0, 5.0])
 
 
 def _assert_usable(intr: CameraIntrinsics) -> None:
@@ -371,9 +360,8 @@ def _assert_usable(intr: CameraIntrinsics) -> None:
     w, h = (intr.width, intr.height) if intr.width and intr.height else (640, 480)
     for box in ([0.0, 0.0, w / 8, h / 8], [w * 0.4, h * 0.4, w * 0.6, h * 0.6],
                 [w * 7 / 8, h * 7 / 8, float(w), float(h)]):
-        face = _face(box)
-        pos = face_position(face, intr)
-        rot = face_rotation_in_camera(face, intr)
+        (placed,) = place_faces([_face(box)], intr)
+        pos, rot = placed.position, placed.rotation
         assert np.all(np.isfinite(pos)) and pos[2] > 0, pos
         assert np.all(np.isfinite(rot)), rot
         np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-6)

@@ -10,16 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from ldl_pose_ros.core.faces import FacePose
-from ldl_pose_ros.core.tracking import (
-    FaceTracker,
-    OneEuroParams,
-    OneEuroRotation,
-    OneEuroVector,
-    iou_matrix,
-    quat_angle,
-    slerp,
-)
+from ldl_pose_ros.core.faces import FacePrediction, PlacedFace
+from ldl_pose_ros.core.geometry import box_iou, quaternion_to_matrix, slerp
+from ldl_pose_ros.core.geometry import quaternion_angle as quat_angle
+from ldl_pose_ros.core.tracking import FaceTracker, OneEuroParams, OneEuroRotation, OneEuroVector
 
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 
@@ -30,28 +24,22 @@ def axis_angle_quat(axis: tuple[float, float, float], angle_rad: float) -> np.nd
     return np.concatenate([a * math.sin(angle_rad / 2), [math.cos(angle_rad / 2)]])
 
 
-def face(x: float, y: float, size: float = 100.0, q: np.ndarray = IDENTITY) -> FacePose:
-    return FacePose(
-        box=np.array([x, y, x + size, y + size]),
-        score=0.9,
-        yaw=0.0,
-        pitch=0.0,
-        roll=0.0,
-        yaw_std=3.0,
-        pitch_std=3.0,
-        roll_std=3.0,
-        quaternion=np.asarray(q, dtype=float),
-    )
+def face(x: float, y: float, size: float = 100.0, q: np.ndarray = IDENTITY,
+         p: np.ndarray | None = None) -> PlacedFace:
+    pred = FacePrediction(np.array([x, y, x + size, y + size]), 0.9, np.zeros(3),
+                          np.full(3, 3.0))
+    return PlacedFace(pred, quaternion_to_matrix(np.asarray(q, dtype=float)),
+                      np.array([0.0, 0.0, 1.0]) if p is None else p)
 
 
 def ids(tracked: list) -> list[int]:
     return [t.track_id for t in tracked]
 
 
-def test_iou_matrix() -> None:
+def test_box_iou_is_pairwise() -> None:
     a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]])
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
-    m = iou_matrix(a, b)
+    m = box_iou(a, b)
     assert m.shape == (2, 3)
     np.testing.assert_allclose(m[0], [1.0, 50 / 150, 0.0])
     np.testing.assert_allclose(m[1], 0.0)
@@ -127,7 +115,7 @@ def test_tracking_off_gives_indices_and_raw_poses() -> None:
     assert all(t.confirmed for t in out)
     out = tr.update([face(300, 0), face(0, 0, q=q)], 0.1)
     assert ids(out) == [0, 1]
-    np.testing.assert_allclose(out[1].quaternion, q)
+    np.testing.assert_allclose(out[1].rotation, quaternion_to_matrix(q), atol=1e-12)
     assert tr.num_tracks == 0
 
 
@@ -137,18 +125,26 @@ def test_smoothing_off_passes_through() -> None:
     for k in range(5):
         q = axis_angle_quat(rng.normal(size=3), rng.uniform(0, 3))
         p = rng.normal(size=3)
-        (t,) = tr.update([face(0, 0, q=q)], k * 0.03, positions=[p])
+        (t,) = tr.update([face(0, 0, q=q, p=p)], k * 0.03)
         assert t.track_id == 0
-        np.testing.assert_allclose(t.quaternion, q / np.linalg.norm(q))
+        np.testing.assert_allclose(t.rotation, quaternion_to_matrix(q), atol=1e-12)
         np.testing.assert_allclose(t.position, p)
 
 
-def test_positions_optional() -> None:
-    tr = FaceTracker()
-    (t,) = tr.update([face(0, 0)], 0.0)
-    assert t.position is None
+def test_smoothing_returns_rotations_and_keeps_the_measurement() -> None:
+    tr = FaceTracker(confirm_frames=1)
+    q0, q1 = axis_angle_quat((0, 1, 0), 0.0), axis_angle_quat((0, 1, 0), 0.5)
+    tr.update([face(0, 0, q=q0)], 0.0)
+    (t,) = tr.update([face(0, 0, q=q1, p=np.array([0.0, 0.0, 2.0]))], 0.05)
+    assert np.allclose(t.rotation @ t.rotation.T, np.eye(3), atol=1e-9)
+    # smoothed: between the previous and the new rotation; the frame's measurement is kept
+    moved = math.degrees(quat_angle(q0, q1))
+    angle = math.degrees(math.acos((np.trace(t.rotation) - 1) / 2))
+    assert 0.0 < angle < moved
+    np.testing.assert_allclose(t.face.rotation, quaternion_to_matrix(q1), atol=1e-12)
+    assert 1.0 < t.position[2] < 2.0
     with pytest.raises(ValueError):
-        tr.update([face(0, 0)], 0.1, positions=[])
+        tr.update([face(0, float("nan"))], 0.1)
 
 
 def test_rotation_smoothing_reduces_jitter_and_follows_steps() -> None:
@@ -208,10 +204,10 @@ def test_tracker_survives_out_of_order_and_duplicate_stamps() -> None:
     tr = FaceTracker(confirm_frames=1)
     q1 = axis_angle_quat((0, 1, 0), 0.2)
     for stamp in (1.0, 1.0, 0.99, 1.03, 1.02, 1.06):
-        (t,) = tr.update([face(0, 0, q=q1)], stamp, positions=[np.array([0.0, 0.0, 1.0])])
+        (t,) = tr.update([face(0, 0, q=q1, p=np.array([0.0, 0.0, 1.0]))], stamp)
         assert t.track_id == 0
-        assert np.all(np.isfinite(t.quaternion)) and np.all(np.isfinite(t.position))
-        assert abs(np.linalg.norm(t.quaternion) - 1.0) < 1e-9
+        assert np.all(np.isfinite(t.rotation)) and np.all(np.isfinite(t.position))
+        assert np.allclose(t.rotation @ t.rotation.T, np.eye(3), atol=1e-9)
 
 
 def test_clock_jump_back_resets_tracks() -> None:

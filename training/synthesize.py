@@ -59,7 +59,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ldl_pose_ros.core.geometry import euler_to_matrix, matrix_to_euler, project_axes
+from ldl_pose_ros.core.geometry import box_iou, euler_to_matrix, matrix_to_euler, project_axes
 
 # Head centre (rotation pivot) in canonical-mesh coordinates (optical frame, cm):
 # 11.6 cm behind the nose tip, 1.6 cm behind the face's side points (landmarks
@@ -353,15 +353,6 @@ def moved_box(box: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.n
     return np.array([cx - hw, cy - hh, cx + hw, cy + hh])
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boxes ``x1, y1, x2, y2``."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 @dataclass
 class SynthResult:
     """A synthesised face: image, composed label, box and the rotation used."""
@@ -645,7 +636,7 @@ def synthesize_dataset(
             found = detect_faces(detector, res.image, border=0.0, all_faces=True)
             stats.seconds_detect += time.perf_counter() - t1
             if found:
-                ious = [box_iou(b, res.box) for b, _ in found]
+                ious = box_iou(np.stack([b for b, _ in found]), res.box)[:, 0]
                 k = int(np.argmax(ious))
                 if ious[k] >= min_detector_iou:
                     box, box_source = found[k][0], "detector"

@@ -1,19 +1,20 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Rosbag2 tools without a ROS installation (``rosbags``): evaluation, demo recording.
+"""The bag door: rosbag2 tools without a ROS installation (``rosbags``).
 
-- :mod:`ldl_pose_ros.bag.io`: reading bags (sqlite3, MCAP), topic detection, writing
-  the output bag, building messages; :mod:`ldl_pose_ros.bag.salvage` reads what is
-  left of truncated MCAP and sqlite3 files.
-- :mod:`ldl_pose_ros.bag.pipeline`: the node's per-frame processing (estimator,
-  ray correction, positions, :class:`ldl_pose_ros.core.tracking.FaceTracker`).
-- :mod:`ldl_pose_ros.bag.groundtruth`: ground truth from a PoseStamped topic or a
-  TF frame, with a camera-to-mocap transform given or estimated.
-- :mod:`ldl_pose_ros.bag.metrics`: matching, MAE, geodesic error, detection rate,
-  ID switches, the node's latency simulated.
-- :mod:`ldl_pose_ros.bag.evaluate`: ``ldl-pose bag evaluate``; reports in
-  :mod:`ldl_pose_ros.bag.report`; the command line in :mod:`ldl_pose_ros.bag.cli`.
-- :mod:`ldl_pose_ros.bag.make_demo`: the demo recording with known ground truth.
+- :mod:`~ldl_pose_ros.bag.io`: reading bags (sqlite3, MCAP; damaged ones as far as
+  they go, with :mod:`~ldl_pose_ros.bag.salvage`), topic detection;
+  :mod:`~ldl_pose_ros.bag.writer`: MCAP output bags;
+  :mod:`~ldl_pose_ros.bag.messages`: the typestore message factory (the node's
+  messages, the same methods as its rclpy factory).
+- ``ldl-pose bag evaluate``: :mod:`~ldl_pose_ros.bag.evaluate` runs a pass and
+  summarises; :mod:`~ldl_pose_ros.bag.offline` (the node's pipeline,
+  ``ldl_pose_ros.core.pipeline``, over every image, into an output bag) or
+  :mod:`~ldl_pose_ros.bag.recorded` (a recording of the live node);
+  :mod:`~ldl_pose_ros.bag.gt_source` and :mod:`~ldl_pose_ros.bag.groundtruth` (ground
+  truth), :mod:`~ldl_pose_ros.bag.metrics`, :mod:`~ldl_pose_ros.bag.report`.
+- :mod:`~ldl_pose_ros.bag.make_demo`: the demo recording with known ground truth.
 
-Live replay (``ldl-pose bag play``) needs rclpy and lives in ``ldl_pose_ros.ros.bag_play``.
+The command line is ``ldl_pose_ros.cli.bag``; ``ldl-pose bag play`` needs rclpy and
+lives in the ROS door (``ldl_pose_ros.ros.player``).
 """

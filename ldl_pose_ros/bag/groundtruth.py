@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ldl_pose_ros.core import geometry
-from ldl_pose_ros.core.tracking import slerp
 
 #: Largest gap between two ground-truth samples interpolated across (seconds).
 DEFAULT_MAX_GAP_S = 0.1
@@ -141,7 +140,7 @@ class PoseSeries:
             return None
         a = (stamp_s - t0) / (t1 - t0)
         p0, p1 = self.poses[i - 1], self.poses[i]
-        q = slerp(p0.quaternion, p1.quaternion, a)
+        q = geometry.slerp(p0.quaternion, p1.quaternion, a)
         return Pose(geometry.quaternion_to_matrix(q), (1 - a) * p0.t + a * p1.t)
 
 

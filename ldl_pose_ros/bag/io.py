@@ -17,25 +17,27 @@ Reading (:class:`BagReader`)
 
     Messages are decoded with the ``ROS2_KILTED`` typestore (:func:`typestore`).
 
-Writing (:class:`OutputBag`)
-    MCAP rosbag2 directories (version 9), one connection per topic added on first
-    use; closed (indexed) even when the caller stops on an error.
-
-Images are decoded by the ROS-free functions of ``ldl_pose_ros.core.decode`` (the
-node's own decoding path), reached through :func:`image_decoders`.
+Writing is :mod:`ldl_pose_ros.bag.writer`, building messages
+:mod:`ldl_pose_ros.bag.messages`.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
+from ldl_pose_ros.bag.errors import BagError, BagReadError
+from ldl_pose_ros.core.messages import Message, StampLike, stamp_ns, stamp_seconds
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
+
+__all__ = ["BagError", "BagReadError", "BagReader", "RawMessage", "TopicInfo", "deserialize",
+           "detect_camera_info_topic", "detect_gt_topic", "detect_image_topic", "serialize",
+           "stamp_key", "stamp_seconds", "typestore"]
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
@@ -49,38 +51,15 @@ IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
 TF_TOPICS = ("/tf", "/tf_static")
 
 
-def image_decoders() -> ModuleType:
-    """The ROS-free image and camera-info decoders shared with the node.
-
-    The one place that names the module (``image_to_array``, ``compressed_to_array``,
-    ``camera_info_to_intrinsics``, ``InputError``), imported lazily.
-    """
-    from ldl_pose_ros.core import decode as msg_decode
-
-    return msg_decode
-
-
-class BagError(Exception):
-    """A bag that cannot be used: missing, unreadable, or without the topics needed."""
-
-
-class BagReadError(BagError):
-    """Reading stopped part-way; ``last_time_ns`` is the log time of the last good message."""
-
-    def __init__(self, message: str, last_time_ns: int | None = None) -> None:
-        super().__init__(message)
-        self.last_time_ns = last_time_ns
-
-
 @functools.lru_cache(maxsize=1)
-def typestore() -> Any:
+def typestore() -> Typestore:
     """The ``rosbags`` typestore used for every message (ROS 2 Kilted definitions)."""
     from rosbags.typesys import Stores, get_typestore
 
     return get_typestore(Stores.ROS2_KILTED)
 
 
-def deserialize(raw: bytes | memoryview, msgtype: str) -> Any:
+def deserialize(raw: bytes | memoryview, msgtype: str) -> Message:
     """Decode CDR bytes of ``msgtype``; raises ``BagError`` for an unknown type."""
     ts = typestore()
     if msgtype not in ts.fielddefs:
@@ -88,19 +67,15 @@ def deserialize(raw: bytes | memoryview, msgtype: str) -> Any:
     return ts.deserialize_cdr(raw, msgtype)
 
 
-def serialize(msg: Any) -> memoryview:
+def serialize(msg: Message) -> memoryview:
     """CDR bytes of a typestore message."""
-    return typestore().serialize_cdr(msg, msg.__msgtype__)
+    data: memoryview = typestore().serialize_cdr(msg, msg.__msgtype__)
+    return data
 
 
-def stamp_seconds(stamp: Any) -> float:
-    """``builtin_interfaces/Time`` as float seconds."""
-    return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
-
-
-def stamp_key(stamp: Any) -> int:
+def stamp_key(stamp: StampLike) -> int:
     """``builtin_interfaces/Time`` as integer nanoseconds (exact; for matching frames)."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    return stamp_ns(stamp)
 
 
 @dataclass(frozen=True)
@@ -372,173 +347,3 @@ def detect_gt_topic(bag: BagReader, given: str | None = None) -> TopicInfo | Non
                            f"{POSE_STAMPED} (or use --gt-frame for a TF frame)")
         return info
     return poses[0] if len(poses) == 1 else None
-
-
-# ---------------------------------------------------------------- writing
-
-
-def remove_output_bag(path: Path) -> None:
-    """Delete a previous output bag at ``path`` (only a rosbag2 directory we could have written)."""
-    if not path.exists():
-        return
-    if path.is_dir() and all(
-        f.is_file() and (f.name == "metadata.yaml" or f.suffix == ".mcap") for f in path.iterdir()
-    ):
-        shutil.rmtree(path)
-        return
-    raise BagError(f"{path} exists and is not an output bag of this tool: remove it first")
-
-
-@dataclass
-class OutputBag:
-    """An MCAP rosbag2 bag being written; connections are added on first use."""
-
-    path: Path
-    _writer: Any = None
-    _conns: dict[tuple[str, str], Any] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        from rosbags.rosbag2 import StoragePlugin, Writer
-
-        self.path = Path(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
-        self._writer.open()
-
-    def write_raw(self, topic: str, msgtype: str, log_time_ns: int,
-                  data: bytes | memoryview) -> None:
-        """Write CDR bytes of ``msgtype`` on ``topic`` at ``log_time_ns``."""
-        key = (topic, msgtype)
-        conn = self._conns.get(key)
-        if conn is None:
-            conn = self._writer.add_connection(topic, msgtype, typestore=typestore())
-            self._conns[key] = conn
-        self._writer.write(conn, int(log_time_ns), bytes(data))
-        self.counts[topic] = self.counts.get(topic, 0) + 1
-
-    def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
-        """Serialize and write a typestore message."""
-        self.write_raw(topic, msg.__msgtype__, log_time_ns, serialize(msg))
-
-    def close(self) -> None:
-        """Finish the file (index and metadata.yaml); safe to call twice."""
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()
-
-    def __enter__(self) -> OutputBag:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# ---------------------------------------------------------------- message builders
-
-
-def _t(name: str) -> Any:
-    return typestore().types[name]
-
-
-def make_time(seconds_or_ns: float | int, ns: bool = False) -> Any:
-    """``builtin_interfaces/Time`` from float seconds (or integer ns with ``ns=True``)."""
-    total = int(seconds_or_ns) if ns else int(round(float(seconds_or_ns) * 1e9))
-    return _t("builtin_interfaces/msg/Time")(sec=total // 1_000_000_000,
-                                             nanosec=total % 1_000_000_000)
-
-
-def make_header(stamp: Any, frame_id: str) -> Any:
-    """``std_msgs/Header`` with a copy of ``stamp``."""
-    t = _t("builtin_interfaces/msg/Time")(sec=int(stamp.sec), nanosec=int(stamp.nanosec))
-    return _t("std_msgs/msg/Header")(stamp=t, frame_id=str(frame_id))
-
-
-def make_pose(position: Any, quaternion: Any) -> Any:
-    """``geometry_msgs/Pose`` from a position (m) and a quaternion ``(x, y, z, w)``."""
-    p = [0.0, 0.0, 0.0] if position is None else [float(v) for v in position[:3]]
-    q = [float(v) for v in quaternion[:4]]
-    return _t("geometry_msgs/msg/Pose")(
-        position=_t("geometry_msgs/msg/Point")(x=p[0], y=p[1], z=p[2]),
-        orientation=_t("geometry_msgs/msg/Quaternion")(x=q[0], y=q[1], z=q[2], w=q[3]),
-    )
-
-
-def make_pose_array(header: Any, poses: list[Any]) -> Any:
-    """``geometry_msgs/PoseArray``."""
-    return _t(POSE_ARRAY)(header=header, poses=poses)
-
-
-def make_pose_stamped(header: Any, position: Any, quaternion: Any) -> Any:
-    """``geometry_msgs/PoseStamped``."""
-    return _t(POSE_STAMPED)(header=header, pose=make_pose(position, quaternion))
-
-
-def make_pose_with_covariance(header: Any, position: Any, quaternion: Any,
-                              covariance: np.ndarray) -> Any:
-    """``geometry_msgs/PoseWithCovarianceStamped`` (6x6 covariance, row-major)."""
-    cov = np.asarray(covariance, dtype=np.float64).reshape(36)
-    pwc = _t("geometry_msgs/msg/PoseWithCovariance")(pose=make_pose(position, quaternion),
-                                                       covariance=cov)
-    return _t(POSE_COV_STAMPED)(header=header, pose=pwc)
-
-
-def make_transform(header: Any, child: str, position: Any, quaternion: Any) -> Any:
-    """``geometry_msgs/TransformStamped`` of ``child`` in ``header.frame_id``."""
-    p = [0.0, 0.0, 0.0] if position is None else [float(v) for v in position[:3]]
-    q = [float(v) for v in quaternion[:4]]
-    tr = _t("geometry_msgs/msg/Transform")(
-        translation=_t("geometry_msgs/msg/Vector3")(x=p[0], y=p[1], z=p[2]),
-        rotation=_t("geometry_msgs/msg/Quaternion")(x=q[0], y=q[1], z=q[2], w=q[3]),
-    )
-    return _t("geometry_msgs/msg/TransformStamped")(header=header, child_frame_id=child,
-                                                    transform=tr)
-
-
-def make_tf_message(transforms: list[Any]) -> Any:
-    """``tf2_msgs/TFMessage``."""
-    return _t(TF_MESSAGE)(transforms=transforms)
-
-
-def make_image(header: Any, image: np.ndarray, encoding: str = "bgr8") -> Any:
-    """``sensor_msgs/Image`` from a uint8 ``(H, W)`` or ``(H, W, C)`` array (copied)."""
-    a = np.ascontiguousarray(image, dtype=np.uint8)
-    channels = 1 if a.ndim == 2 else a.shape[2]
-    return _t(IMAGE)(header=header, height=int(a.shape[0]), width=int(a.shape[1]),
-                     encoding=encoding, is_bigendian=0, step=int(a.shape[1] * channels),
-                     data=a.reshape(-1).copy())
-
-
-def make_compressed_image(header: Any, data: bytes, fmt: str = "jpeg") -> Any:
-    """``sensor_msgs/CompressedImage``."""
-    return _t(COMPRESSED_IMAGE)(header=header, format=fmt,
-                                data=np.frombuffer(data, dtype=np.uint8).copy())
-
-
-def make_camera_info(header: Any, width: int, height: int, K: np.ndarray,
-                     D: np.ndarray | None = None, distortion_model: str = "plumb_bob") -> Any:
-    """``sensor_msgs/CameraInfo`` of a pinhole camera (R = I, P = [K | 0])."""
-    K = np.asarray(K, dtype=np.float64).reshape(3, 3)
-    P = np.zeros((3, 4))
-    P[:, :3] = K
-    d = np.zeros(5) if D is None else np.asarray(D, dtype=np.float64).reshape(-1)
-    roi = _t("sensor_msgs/msg/RegionOfInterest")(x_offset=0, y_offset=0, height=0, width=0,
-                                                 do_rectify=False)
-    return _t(CAMERA_INFO)(header=header, height=int(height), width=int(width),
-                           distortion_model=distortion_model, d=d, k=K.reshape(9),
-                           r=np.eye(3).reshape(9), p=P.reshape(12), binning_x=0, binning_y=0,
-                           roi=roi)
-
-
-def pose_to_arrays(pose: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(position (3,), quaternion (4,) x, y, z, w)`` of a ``geometry_msgs/Pose``."""
-    p, q = pose.position, pose.orientation
-    return (np.array([p.x, p.y, p.z], dtype=np.float64),
-            np.array([q.x, q.y, q.z, q.w], dtype=np.float64))
-
-
-def transform_to_arrays(tr: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(translation (3,), quaternion (4,))`` of a ``geometry_msgs/Transform``."""
-    t, q = tr.translation, tr.rotation
-    return (np.array([t.x, t.y, t.z], dtype=np.float64),
-            np.array([q.x, q.y, q.z, q.w], dtype=np.float64))

@@ -61,8 +61,10 @@ import cv2
 import numpy as np
 
 from ldl_pose_ros.bag import io
+from ldl_pose_ros.bag.messages import TypestoreMessages
 from ldl_pose_ros.core import geometry
-from ldl_pose_ros.core.camera import DEFAULT_FACE_WIDTH_M, EYE_LINE_OFFSET, nominal_intrinsics
+from ldl_pose_ros.core.camera import nominal_intrinsics
+from ldl_pose_ros.core.placement import DEFAULT_FACE_WIDTH_M, EYE_LINE_OFFSET
 from ldl_pose_ros.resources import DEMO_IMAGE
 
 #: (yaw, pitch, roll) degrees of the head in the unmodified demo photograph.
@@ -163,6 +165,7 @@ def write_demo_bag(path: str | Path, frames: int = DEFAULT_FRAMES, fps: float = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ts = io.typestore()
+    msgs = TypestoreMessages()
     with Writer(path, version=9, storage_plugin=plugin) as w:
         img_type = io.IMAGE if raw else io.COMPRESSED_IMAGE
         c_img = w.add_connection(IMAGE_TOPIC if raw else COMPRESSED_TOPIC, img_type,
@@ -171,22 +174,21 @@ def write_demo_bag(path: str | Path, frames: int = DEFAULT_FRAMES, fps: float = 
         c_gt = w.add_connection(GT_TOPIC, io.POSE_STAMPED, typestore=ts)
         for i in range(frames):
             stamp_ns = START_STAMP_NS + int(round(i * 1e9 / fps))
-            header = io.make_header(io.make_time(stamp_ns, ns=True), FRAME_ID)
+            header = msgs.header(stamp_ns // 1_000_000_000, stamp_ns % 1_000_000_000, FRAME_ID)
             spec = frame_spec(i, period or frames)
             image = render(photo, spec)
             if raw:
-                img_msg = io.make_image(header, image, "bgr8")
+                img_msg = msgs.image(header, image, "bgr8")
             else:
                 ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
                 if not ok:
                     raise RuntimeError("JPEG encoding failed")
-                img_msg = io.make_compressed_image(header, buf.tobytes(),
-                                                   "bgr8; jpeg compressed bgr8")
+                img_msg = msgs.compressed_image(header, buf.tobytes(),
+                                                "bgr8; jpeg compressed bgr8")
             rot, pos = true_pose(spec, K)
-            w.write(c_info, stamp_ns, io.serialize(io.make_camera_info(header, WIDTH, HEIGHT, K)))
+            w.write(c_info, stamp_ns, io.serialize(msgs.camera_info(header, WIDTH, HEIGHT, K)))
             w.write(c_img, stamp_ns, io.serialize(img_msg))
-            gt = io.make_pose_stamped(header, pos, geometry.matrix_to_quaternion(rot))
-            w.write(c_gt, stamp_ns, io.serialize(gt))
+            w.write(c_gt, stamp_ns, io.serialize(msgs.pose_stamped(header, pos, rot)))
     return path
 
 

@@ -8,7 +8,7 @@ MCAP (:class:`McapScanner`)
     (MCAP specification: opcode u8, length u64, content; chunks hold nested
     records, compressed with ``zstd`` or ``lz4`` or not at all) and delivers every
     complete message up to the first incomplete or invalid record, then raises
-    :class:`ldl_pose_ros.bag.io.BagReadError` naming the byte offset.
+    :class:`ldl_pose_ros.bag.errors.BagReadError` naming the byte offset.
 
 SQLite (:class:`SqliteSalvage`)
     A truncated ``.db3`` file is refused by SQLite because its header promises
@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from ldl_pose_ros.bag.errors import BagError, BagReadError
 
 MAGIC = b"\x89MCAP0\r\n"
 _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x03, 0x04, 0x05, 0x06
@@ -70,8 +72,6 @@ class McapScanner:
     """Scan an MCAP file's records in file order (see the module docstring)."""
 
     def __init__(self, path: str | Path) -> None:
-        from ldl_pose_ros.bag.io import BagError
-
         self.path = Path(path)
         with open(self.path, "rb") as f:
             head = f.read(len(MAGIC))
@@ -170,8 +170,6 @@ class McapScanner:
     def messages(self, wanted: Collection[str] | None = None
                  ) -> Iterator[tuple[str, str, int, bytes]]:
         """``(topic, msgtype, log_time_ns, cdr)`` in file order; ``BagReadError`` at damage."""
-        from ldl_pose_ros.bag.io import BagReadError
-
         last = None
         try:
             for item in self._walk(wanted, None):
@@ -185,8 +183,6 @@ class SqliteSalvage:
     """Read what is left of a damaged rosbag2 ``.db3`` file (see the module docstring)."""
 
     def __init__(self, path: str | Path) -> None:
-        from ldl_pose_ros.bag.io import BagError
-
         self.path = Path(path)
         self._tmp = Path(tempfile.mkdtemp(prefix="ldl_pose_salvage_"))
         copy = self._tmp / self.path.name
@@ -218,8 +214,6 @@ class SqliteSalvage:
     def messages(self, wanted: Collection[str] | None = None
                  ) -> Iterator[tuple[str, str, int, bytes]]:
         """``(topic, msgtype, log_time_ns, cdr)`` in row order; ``BagReadError`` at damage."""
-        from ldl_pose_ros.bag.io import BagReadError
-
         ids = [i for i, (n, _) in self.topic_rows.items() if wanted is None or n in wanted]
         if not ids:
             return

@@ -1,20 +1,48 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Draw face boxes, ids, head axes and yaw/pitch/roll +/- std on a BGR image.
+"""Draw face boxes, ids, head axes and yaw/pitch/roll +/- std; the markers' label text.
 
-Axis colours (REP-155 face frame, ``geometry.project_axes``): x out of the face
-(nose direction) red, y to the face's own left green, z towards the scalp blue.
+What is drawn is each face's ``rotation`` and ``angles``: for the network's
+:class:`~ldl_pose_ros.core.faces.FacePrediction` (``ldl-pose predict``) its own
+angles, for a :class:`~ldl_pose_ros.core.faces.FaceTrack` (the node, ``bag evaluate``)
+the published orientation.  Axis colours (REP-155 face frame,
+``geometry.rotation_axes_2d``): x out of the face (nose direction) red, y to the
+face's own left green, z towards the scalp blue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from ldl_pose_ros.core import geometry
-from ldl_pose_ros.core.faces import FacePose
+
+
+class Drawable(Protocol):
+    """A face as drawn: its box and landmarks, rotation (3x3) and angles with stds."""
+
+    @property
+    def box(self) -> np.ndarray:
+        """``(x1, y1, x2, y2)`` pixels."""
+
+    @property
+    def landmarks(self) -> np.ndarray | None:
+        """Detector landmarks ``(5, 2)`` (index 2: nose tip), or None."""
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """The REP-155 face frame in the optical frame, 3x3."""
+
+    @property
+    def angles(self) -> np.ndarray:
+        """``(yaw, pitch, roll)`` degrees."""
+
+    @property
+    def stds(self) -> np.ndarray:
+        """``(yaw_std, pitch_std, roll_std)`` degrees."""
 
 AXIS_COLORS_BGR = {"x": (0, 0, 255), "y": (0, 200, 0), "z": (255, 64, 0)}
 BOX_COLOR_BGR = (0, 220, 255)
@@ -39,16 +67,27 @@ def id_color(face_id: int) -> tuple[int, int, int]:
     return int(c[0]), int(c[1]), int(c[2])
 
 
-def pose_label(pose: FacePose) -> list[str]:
+def pose_label(pose: Drawable) -> list[str]:
     """Text lines ``Y +12.3 +/-2.1`` etc. (ASCII: OpenCV fonts have no plus-minus sign)."""
-    return [
-        f"Y {pose.yaw:+6.1f} +/-{pose.yaw_std:.1f}",
-        f"P {pose.pitch:+6.1f} +/-{pose.pitch_std:.1f}",
-        f"R {pose.roll:+6.1f} +/-{pose.roll_std:.1f}",
-    ]
+    (yaw, pitch, roll), (sy, sp, sr) = pose.angles, pose.stds
+    return [f"Y {yaw:+6.1f} +/-{sy:.1f}", f"P {pitch:+6.1f} +/-{sp:.1f}",
+            f"R {roll:+6.1f} +/-{sr:.1f}"]
 
 
-def _axis_origins(poses: Sequence[FacePose]) -> np.ndarray:
+def marker_label(track_id: int, face: Drawable) -> str:
+    """Text of a face's marker: its id, then the angles of the published orientation.
+
+    ``yaw``, ``pitch`` and ``roll`` (degrees, ± the predicted std) decompose the
+    face frame that ``head_poses`` and ``face_<id>`` carry, in the camera frame.
+    """
+    (yaw, pitch, roll), (sy, sp, sr) = face.angles, face.stds
+    return (f"face {track_id} (camera frame)\n"
+            f"yaw {yaw:+.1f} +- {sy:.1f}\n"
+            f"pitch {pitch:+.1f} +- {sp:.1f}\n"
+            f"roll {roll:+.1f} +- {sr:.1f}")
+
+
+def _axis_origins(poses: Sequence[Drawable]) -> np.ndarray:
     """Nose tip when the detector gave one, else the box centre, ``(N, 2)``."""
     boxes = np.stack([p.box for p in poses]).astype(np.float64)
     origins = 0.5 * (boxes[:, :2] + boxes[:, 2:])
@@ -60,7 +99,7 @@ def _axis_origins(poses: Sequence[FacePose]) -> np.ndarray:
 
 def draw_poses(
     image_bgr: np.ndarray,
-    poses: Sequence[FacePose],
+    poses: Sequence[Drawable],
     ids: Sequence[int] | None = None,
     copy: bool = True,
     axis_scale: float = 0.6,
@@ -88,12 +127,10 @@ def draw_poses(
     h, w = out.shape[:2]
     thick = max(1, round(min(h, w) / 320))
     boxes = np.stack([p.box for p in poses]).astype(np.float64)
-    angles = np.stack([p.angles for p in poses])
+    rotations = np.stack([p.rotation for p in poses])
     widths = boxes[:, 2] - boxes[:, 0]
     origins = _axis_origins(poses)
-    ends = geometry.project_axes(
-        angles[:, 0], angles[:, 1], angles[:, 2], origins, axis_scale * widths
-    )
+    ends = geometry.rotation_axes_2d(rotations, origins, axis_scale * widths)
 
     # Boxes: one polyline call per colour.
     rects = np.stack(

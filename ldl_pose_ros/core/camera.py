@@ -1,62 +1,49 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Camera intrinsics, face positions from boxes, and pose covariances (no ROS imports).
+"""The camera: intrinsics, camera_info messages, and the camera model of one stream.
 
-Shared by the ROS node and the bag tools so that both place faces identically.
-
-Position model
-    A face is placed on the camera ray through the point between its eyes (the
-    mean of the two eye landmarks when the detector gives them, otherwise the box
-    centre moved up by ``EYE_LINE_OFFSET`` of the box height, where the eyes of an
-    upright face sit in a BlazeFace-style box).  Its depth along the optical axis
-    is ``fx * face_width_m / box_width_px``: the box is taken to span a face of
-    ``face_width_m`` (default :data:`DEFAULT_FACE_WIDTH_M` = 0.15 m, the adult
-    cheek-to-cheek width that face detectors' boxes roughly cover).  The ray is
-    undistorted with the camera's distortion model when one is known.
-
-Nominal camera
-    Without camera_info, :func:`nominal_intrinsics` assumes a pinhole camera
-    with a horizontal field of view of :data:`DEFAULT_HFOV_DEG` (60 degrees, a
-    typical webcam / RGB-D colour camera), square pixels, the principal point at
-    the image centre and no distortion: ``fx = fy = (W / 2) / tan(hfov / 2)``.
-
-Covariance model (6x6, REP-103 order x, y, z, rotX, rotY, rotZ, in the camera frame)
-    Rotation: the predicted standard deviations (label-distribution widths) are
-    taken as independent small rotations about the face's own axes, roll about
-    the face x axis (out of the face), pitch about its y axis (face's left) and
-    yaw about its z axis (towards the scalp): ``S_face = diag(roll², pitch², yaw²)``
-    in rad², rotated into the camera frame as ``R S_face R^T`` because the
-    message's rotational block is about the header frame's fixed axes.
-    Position: the dominant error is the unknown true face size, which moves the
-    point along its viewing ray: ``(rel_depth_std * Z)² r r^T`` with
-    ``r = p / Z``, plus an isotropic lateral term ``(pixel_std * Z / fx)²`` on x
-    and y for the error of the eye point in the image.  Cross terms between
-    position and rotation are zero.
+:class:`CameraIntrinsics`
+    Pinhole ``K``, distortion ``D`` (``plumb_bob``/``rational_polynomial`` radial-
+    tangential, or ``equidistant``) and the calibrated image size.
+:func:`camera_info_to_intrinsics`
+    ``sensor_msgs/CameraInfo`` (read by field: an rclpy or a rosbags message) to
+    intrinsics: ``K`` and ``D`` for raw images, the left 3x3 of ``P`` without
+    distortion for rectified ones.  Refused (:class:`IntrinsicsError`): an all-zero
+    (uncalibrated), non-finite or non-positive matrix, a distortion vector that does
+    not fit its model (plumb_bob/rational_polynomial: 4, 5, 8, 12 or 14 coefficients
+    as OpenCV takes them, equidistant: 4), and matrices that give no usable ray
+    through the image corners (denormal or absurd focal lengths, principal point
+    or skew), which would otherwise fail or give NaN poses on every frame.
+:func:`nominal_intrinsics`
+    Without camera_info: a pinhole camera with a horizontal field of view of
+    :data:`DEFAULT_HFOV_DEG` (60 degrees, a typical webcam / RGB-D colour camera),
+    square pixels, the principal point at the image centre and no distortion:
+    ``fx = fy = (W / 2) / tan(hfov / 2)``.
+:class:`CameraModel`
+    What the node and ``bag evaluate`` both do with a camera stream: keep the last
+    usable camera_info, and give each image its intrinsics -- rectified or not,
+    scaled when the image size differs from the calibrated one (binning, resized
+    streams), the nominal camera when there is none.  ROI is ignored.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from ldl_pose_ros.core import geometry
-from ldl_pose_ros.core.faces import FacePose
-
-#: Nominal face width spanned by a detector box (metres).
-DEFAULT_FACE_WIDTH_M = 0.15
 #: Horizontal field of view assumed without camera_info (degrees).
 DEFAULT_HFOV_DEG = 60.0
-#: Eye line above the box centre, as a fraction of the box height (no landmarks).
-EYE_LINE_OFFSET = 0.1
-#: Relative standard deviation of the depth from the nominal face size.
-DEFAULT_REL_DEPTH_STD = 0.15
-#: Standard deviation of the eye point in the image (pixels).
-DEFAULT_PIXEL_STD = 3.0
 
 _RADIAL_MODELS = ("plumb_bob", "rational_polynomial")
 _FISHEYE_MODELS = ("equidistant",)
+#: Distortion vector lengths OpenCV can undo, per ROS distortion model.
+_RADIAL_LENGTHS = (4, 5, 8, 12, 14)
+#: Largest |x/z|, |y/z| of an image corner's ray (about 89.9999 degrees off axis).
+_MAX_RAY_SLOPE = 1e6
 
 
 class IntrinsicsError(ValueError):
@@ -78,7 +65,7 @@ class CameraIntrinsics:
     nominal: bool = False
 
     def __post_init__(self) -> None:
-        K = np.asarray(self.K, dtype=np.float64)
+        K = np.array(self.K, dtype=np.float64)
         if K.shape != (3, 3):
             raise IntrinsicsError(f"camera matrix must be 3x3, got shape {K.shape}")
         if not np.all(np.isfinite(K)):
@@ -89,7 +76,7 @@ class CameraIntrinsics:
             raise IntrinsicsError(
                 f"focal lengths must be > 0, got fx={K[0, 0]:g}, fy={K[1, 1]:g}"
             )
-        D = np.asarray(self.D, dtype=np.float64).reshape(-1)
+        D = np.array(self.D, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(D)):
             raise IntrinsicsError("distortion coefficients contain NaN or infinite values")
         if self.width < 0 or self.height < 0:
@@ -127,22 +114,28 @@ class CameraIntrinsics:
         K[1, :] *= sy
         return CameraIntrinsics(K, self.D, self.distortion_model, width, height, self.nominal)
 
-    def normalized(self, u: float, v: float) -> tuple[float, float]:
-        """Normalised image coordinates ``(x/z, y/z)`` of pixel ``(u, v)``, undistorted."""
-        if self.has_distortion:
+    def normalized_points(self, pixels: np.ndarray) -> np.ndarray:
+        """Normalised coordinates ``(N, 2)`` (``x/z, y/z``, undistorted) of ``(N, 2)`` pixels."""
+        uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+        if self.has_distortion and len(uv):
             import cv2
 
-            pts = np.array([[[u, v]]], dtype=np.float64)
+            pts = uv.reshape(-1, 1, 2)
             if self.distortion_model in _FISHEYE_MODELS:
                 out = cv2.fisheye.undistortPoints(pts, self.K, self.D[:4].reshape(4, 1))
             else:
                 out = cv2.undistortPoints(pts, self.K, self.D)
-            x, y = out.reshape(2)
-            if np.isfinite(x) and np.isfinite(y):
-                return float(x), float(y)
+            xy: np.ndarray = out.reshape(-1, 2).astype(np.float64)
+            if np.all(np.isfinite(xy)):
+                return xy
         K = self.K
-        y = (v - K[1, 2]) / K[1, 1]
-        x = (u - K[0, 2] - K[0, 1] * y) / K[0, 0]
+        y = (uv[:, 1] - K[1, 2]) / K[1, 1]
+        x = (uv[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0]
+        return np.stack([x, y], axis=-1)
+
+    def normalized(self, u: float, v: float) -> tuple[float, float]:
+        """Normalised image coordinates ``(x/z, y/z)`` of pixel ``(u, v)``, undistorted."""
+        x, y = self.normalized_points(np.array([[u, v]]))[0]
         return float(x), float(y)
 
 
@@ -159,75 +152,163 @@ def nominal_intrinsics(
     return CameraIntrinsics(K, np.zeros(0), "", width, height, nominal=True)
 
 
-def eye_point(face: FacePose) -> tuple[float, float]:
-    """Pixel between the eyes: mean of the two eye landmarks, else just above the box centre."""
-    lm = face.landmarks
-    if lm is not None:
-        lm = np.asarray(lm, dtype=np.float64)
-        if lm.ndim == 2 and lm.shape[0] >= 2 and lm.shape[1] >= 2 and np.all(np.isfinite(lm[:2])):
-            c = lm[:2, :2].mean(axis=0)
-            return float(c[0]), float(c[1])
-    x1, y1, x2, y2 = (float(v) for v in face.box[:4])
-    return 0.5 * (x1 + x2), 0.5 * (y1 + y2) - EYE_LINE_OFFSET * (y2 - y1)
+# ---------------------------------------------------------------- camera_info
 
 
-def face_position(
-    face: FacePose, intrinsics: CameraIntrinsics, face_width_m: float = DEFAULT_FACE_WIDTH_M
-) -> np.ndarray:
-    """Position (metres, camera optical frame) of the point between the eyes of ``face``."""
-    if face_width_m <= 0:
-        raise ValueError(f"face_width_m must be > 0, got {face_width_m}")
-    x1, _, x2, _ = (float(v) for v in face.box[:4])
-    w_px = max(x2 - x1, 1.0)
-    z = intrinsics.fx * face_width_m / w_px
-    u, v = eye_point(face)
-    xn, yn = intrinsics.normalized(u, v)
-    return np.array([xn * z, yn * z, z], dtype=np.float64)
+class CameraInfoLike(Protocol):
+    """The fields of ``sensor_msgs/CameraInfo`` read here (rclpy or rosbags message)."""
+
+    width: int
+    height: int
+    distortion_model: str
+
+    @property
+    def d(self) -> object:
+        """Distortion coefficients."""
+
+    @property
+    def k(self) -> object:
+        """Camera matrix K, row-major 3x3."""
+
+    @property
+    def p(self) -> object:
+        """Projection matrix P, row-major 3x4."""
 
 
-def face_rotation_in_camera(
-    face: FacePose, intrinsics: CameraIntrinsics | None, ray_correct: bool = True
-) -> np.ndarray:
-    """Rotation (3x3) of the REP-155 face frame in the camera optical frame.
+def _check_distortion_length(intr: CameraIntrinsics) -> None:
+    """Refuse a distortion vector the model cannot use (it would fail on every frame)."""
+    n = intr.D.size
+    if not intr.has_distortion:
+        return  # no (non-zero) coefficients, or a model that is not undone: D is ignored
+    if intr.distortion_model == "equidistant":
+        if n < 4:
+            raise IntrinsicsError(f"camera_info D has {n} coefficients; equidistant needs 4")
+    elif n not in _RADIAL_LENGTHS:
+        raise IntrinsicsError(
+            f"camera_info D has {n} coefficients; {intr.distortion_model} needs 5 "
+            f"(plumb_bob), 8 (rational_polynomial) or another length in {_RADIAL_LENGTHS}"
+        )
 
-    The network predicts angles relative to the viewing ray through its crop
-    (weak perspective); with ``ray_correct`` the rotation from the optical axis to
-    the (undistorted) ray through the box centre is applied
-    (``geometry.ray_correction``), so a face at the image border that looks at
-    the camera gets its x axis pointing at the camera centre.
+
+def _check_rays(intr: CameraIntrinsics) -> None:
+    """Refuse intrinsics whose rays through the image corners are not usable numbers."""
+    K = intr.K
+    w = intr.width if intr.width > 0 else max(2.0 * K[0, 2], 1.0)
+    h = intr.height if intr.height > 0 else max(2.0 * K[1, 2], 1.0)
+    pinhole = CameraIntrinsics(K, width=intr.width, height=intr.height)
+    for u, v in ((0.0, 0.0), (w, 0.0), (0.0, h), (w, h)):
+        with np.errstate(all="ignore"):  # overflow is what is being checked for
+            x, y = pinhole.normalized(u, v)  # distortion is not checked: wide lenses are fine
+        if not (abs(x) <= _MAX_RAY_SLOPE and abs(y) <= _MAX_RAY_SLOPE):
+            raise IntrinsicsError(
+                f"camera_info gives no usable ray for pixel ({u:g}, {v:g}) with "
+                f"fx={K[0, 0]:g}, fy={K[1, 1]:g}, cx={K[0, 2]:g}, cy={K[1, 2]:g}, "
+                f"skew={K[0, 1]:g}"
+            )
+
+
+def camera_info_to_intrinsics(msg: CameraInfoLike, use_rectified: bool = False
+                              ) -> CameraIntrinsics:
+    """Intrinsics from ``sensor_msgs/CameraInfo``: K and D, or P (no distortion) if rectified.
+
+    Raises :class:`IntrinsicsError` (see the module docstring).
     """
-    rot = geometry.quaternion_to_matrix(np.asarray(face.quaternion, dtype=np.float64))
-    if intrinsics is None or not ray_correct:
-        return rot
-    x1, y1, x2, y2 = (float(v) for v in face.box[:4])
-    xn, yn = intrinsics.normalized(0.5 * (x1 + x2), 0.5 * (y1 + y2))
-    return geometry.ray_correction(rot, (xn, yn), np.eye(3))
+    try:
+        if use_rectified:
+            P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
+            intr = CameraIntrinsics(P[:, :3], np.zeros(0), "", int(msg.width), int(msg.height))
+        else:
+            K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+            D = np.asarray(msg.d, dtype=np.float64).reshape(-1)
+            intr = CameraIntrinsics(
+                K, D, str(msg.distortion_model), int(msg.width), int(msg.height)
+            )
+    except IntrinsicsError as exc:
+        which = "P" if use_rectified else "K"
+        raise IntrinsicsError(f"camera_info {which}: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise IntrinsicsError(f"camera_info: {exc}") from exc
+    _check_distortion_length(intr)
+    _check_rays(intr)
+    return intr
 
 
-def pose_covariance(
-    position: np.ndarray,
-    rotation: np.ndarray,
-    stds_deg: np.ndarray,
-    fx: float,
-    rel_depth_std: float = DEFAULT_REL_DEPTH_STD,
-    pixel_std: float = DEFAULT_PIXEL_STD,
-) -> np.ndarray:
-    """6x6 covariance (x, y, z, rotX, rotY, rotZ) of a face pose in the camera frame.
+# ---------------------------------------------------------------- camera model
 
-    ``rotation`` is the face frame in the camera frame (3x3), ``stds_deg`` the
-    predicted ``(yaw_std, pitch_std, roll_std)`` in degrees.  See the module
-    docstring for the model.
+
+@dataclass(frozen=True)
+class CameraView:
+    """The intrinsics of one image and where they came from.
+
+    ``source``: ``"camera_info K, D"``, ``"camera_info P (rectified)"`` or
+    ``"nominal <hfov> deg HFOV"``; ``scaled_from``: the calibrated size when the
+    image has another one; ``problem``: why a received camera_info could not be
+    used for this image (the nominal camera is used then).
     """
-    p = np.asarray(position, dtype=np.float64).reshape(3)
-    R = np.asarray(rotation, dtype=np.float64).reshape(3, 3)
-    yaw_s, pitch_s, roll_s = np.radians(np.abs(np.asarray(stds_deg, dtype=np.float64)))
-    cov = np.zeros((6, 6))
-    z = p[2] if p[2] > 1e-9 else 1e-9
-    r = p / z
-    cov[:3, :3] = (rel_depth_std * z) ** 2 * np.outer(r, r)
-    lateral = (pixel_std * z / max(fx, 1e-9)) ** 2
-    cov[0, 0] += lateral
-    cov[1, 1] += lateral
-    s_face = np.diag([roll_s**2, pitch_s**2, yaw_s**2])
-    cov[3:, 3:] = R @ s_face @ R.T
-    return 0.5 * (cov + cov.T)
+
+    intrinsics: CameraIntrinsics
+    source: str
+    scaled_from: tuple[int, int] | None = None
+    problem: str | None = None
+
+
+class CameraModel:
+    """The last usable camera_info of one camera stream, as intrinsics for each image.
+
+    Thread safe: :meth:`update` may run in a subscription callback while
+    :meth:`view` runs in a worker.
+    """
+
+    def __init__(self, use_rectified: bool = False,
+                 default_hfov_deg: float = DEFAULT_HFOV_DEG) -> None:
+        self._lock = threading.Lock()
+        self._info: CameraInfoLike | None = None
+        self._use_rectified = bool(use_rectified)
+        self._hfov = float(default_hfov_deg)
+        self._cache: tuple[object, int, int, CameraView] | None = None
+
+    @property
+    def has_info(self) -> bool:
+        """True once a usable camera_info was received."""
+        return self._info is not None
+
+    def configure(self, use_rectified: bool, default_hfov_deg: float) -> None:
+        """Change how camera_info is read (``use_rectified``) and the nominal camera."""
+        with self._lock:
+            if (bool(use_rectified), float(default_hfov_deg)) != (self._use_rectified,
+                                                                   self._hfov):
+                self._use_rectified, self._hfov = bool(use_rectified), float(default_hfov_deg)
+                self._cache = None
+
+    def update(self, msg: CameraInfoLike) -> None:
+        """Keep ``msg`` as the camera's calibration.
+
+        Raises :class:`IntrinsicsError`, keeping the previous one, when it cannot be used.
+        """
+        camera_info_to_intrinsics(msg, self._use_rectified)
+        with self._lock:
+            self._info = msg
+
+    def view(self, width: int, height: int) -> CameraView:
+        """Intrinsics for an image of ``width`` x ``height`` (see the module docstring)."""
+        with self._lock:
+            info, rect, hfov, cache = self._info, self._use_rectified, self._hfov, self._cache
+        if info is None:
+            return CameraView(nominal_intrinsics(width, height, hfov), f"nominal {hfov:g} deg HFOV")
+        if cache is not None and cache[0] is info and cache[1:3] == (width, height):
+            return cache[3]
+        try:
+            intr = camera_info_to_intrinsics(info, rect)
+        except IntrinsicsError as exc:  # e.g. P unusable after use_rectified changed
+            return CameraView(nominal_intrinsics(width, height, hfov),
+                              f"nominal {hfov:g} deg HFOV", problem=str(exc))
+        scaled_from = None
+        if intr.width and (intr.width, intr.height) != (width, height):
+            scaled_from = (intr.width, intr.height)
+            intr = intr.scaled_to(width, height)
+        view = CameraView(intr, "camera_info " + ("P (rectified)" if rect else "K, D"),
+                          scaled_from)
+        with self._lock:
+            if self._info is info and self._use_rectified == rect:
+                self._cache = (info, width, height, view)
+        return view

@@ -1,29 +1,44 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Decode image and camera-info messages without ROS (no cv_bridge, no rclpy).
+"""Decode image messages without ROS (no cv_bridge, no rclpy): one path for live and recorded.
 
 The functions read message *fields* only (``width``, ``height``, ``step``,
-``encoding``, ``data``; ``format``; ``k``, ``d``, ``p``), so they accept rclpy
-messages in the node and ``rosbags`` messages in the bag tools alike: one
-decoding path for live and recorded data. Conventions and errors are described
-in ``ldl_pose_ros.ros.conversions``; in addition, packed YUV 4:2:2 images need an
-even width, and camera_info is refused (``IntrinsicsError``) when its distortion
-vector does not fit its model (plumb_bob/rational_polynomial: 4, 5, 8, 12 or 14
-coefficients as OpenCV takes them, equidistant: 4) or when its matrix gives no
-usable ray through the image corners (denormal or absurd focal lengths, principal
-point or skew): such values would otherwise fail or give NaN poses on every frame.
-Both properties are checked for arbitrary messages by
-``test/test_reliability_decode.py``.
+``encoding``, ``data``; ``format``), so they take rclpy messages in the node and
+``rosbags`` messages in the bag tools alike.  camera_info is read by
+``ldl_pose_ros.core.camera``.
+
+Images
+    :func:`image_to_array` accepts ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``,
+    ``rgba8`` (and their ``8UC1``/``8UC3``/``8UC4`` aliases, read as mono/BGR/BGRA)
+    plus the packed YUV 4:2:2 encodings ``yuv422`` (UYVY) and ``yuv422_yuy2``
+    (even widths only).  Rows may be padded (``step`` > ``width * channels``): the
+    result is then a strided, read-only view of the message buffer, never a copy
+    (only mono and YUV input are converted).  ``is_bigendian`` only matters for
+    multi-byte channels; every accepted encoding has 8-bit channels, so it is
+    ignored.  Everything else raises :class:`InputError` (an
+    :class:`ldl_pose_ros.core.imaging.ImageError`) with a reason: 16-bit and float
+    encodings, Bayer patterns, unknown encodings, zero or huge sizes,
+    ``step < width * channels`` and ``len(data) != step * height`` (truncated or
+    oversized buffers).  ``InputError.kind`` names the category for diagnostics.
+
+Compressed images
+    :func:`compressed_to_array` decodes JPEG and PNG (``CompressedImage.format``
+    as written by ``compressed_image_transport``, e.g. ``"bgr8; jpeg compressed
+    bgr8"``, or just ``"jpeg"``); the size in the JPEG/PNG header is checked
+    against the pixel limit before anything is decoded.  ``compressedDepth``
+    and undecodable data raise :class:`InputError`.
+
+Both properties are checked for arbitrary messages by ``test/test_reliability_decode.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import array
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from ldl_pose_ros.core.camera import CameraIntrinsics, IntrinsicsError
 from ldl_pose_ros.core.imaging import ImageError
 
 #: Default limit on width * height of an input image (50 MP, as ``imaging``).
@@ -43,6 +58,33 @@ _DIRECT = {
 }
 _YUV = {"yuv422": cv2.COLOR_YUV2BGR_UYVY, "uyvy": cv2.COLOR_YUV2BGR_UYVY,
         "yuv422_yuy2": cv2.COLOR_YUV2BGR_YUY2, "yuyv": cv2.COLOR_YUV2BGR_YUY2}
+
+
+#: A message's ``uint8[] data`` field: bytes-like in rclpy, a numpy array in rosbags.
+ByteData = bytes | bytearray | memoryview | np.ndarray | array.array
+
+
+class ImageMessage(Protocol):
+    """The fields of ``sensor_msgs/Image`` read here (rclpy or rosbags message)."""
+
+    width: int
+    height: int
+    step: int
+    encoding: str
+
+    @property
+    def data(self) -> ByteData:
+        """The pixel rows, ``step * height`` bytes."""
+
+
+class CompressedImageMessage(Protocol):
+    """The fields of ``sensor_msgs/CompressedImage`` read here."""
+
+    format: str
+
+    @property
+    def data(self) -> ByteData:
+        """The encoded image (JPEG, PNG)."""
 
 
 class InputError(ImageError):
@@ -89,7 +131,7 @@ def _unsupported(encoding: str) -> InputError:
 
 
 def image_to_array(
-    msg: Any, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    msg: ImageMessage, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, str]:
     """Convert ``sensor_msgs/Image`` to ``(array, color)`` for ``HeadPoseEstimator.estimate``.
 
@@ -168,7 +210,7 @@ def _peek_compressed_size(data: memoryview) -> tuple[int, int] | None:
 
 
 def compressed_to_array(
-    msg: Any, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    msg: CompressedImageMessage, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, str]:
     """Decode a JPEG/PNG ``sensor_msgs/CompressedImage`` to ``(array, color)``.
 
@@ -204,75 +246,3 @@ def compressed_to_array(
     # pixels were encoded in <encoding> order, and cv2 reads them as if they were BGR.
     color = "rgb" if fmt.rstrip().endswith("compressed rgb8") else "bgr"
     return img, color
-
-
-#: Distortion vector lengths OpenCV can undo, per ROS distortion model.
-_RADIAL_LENGTHS = (4, 5, 8, 12, 14)
-
-
-def _check_distortion_length(intr: CameraIntrinsics) -> None:
-    """Refuse a distortion vector the model cannot use (it would fail on every frame)."""
-    n = intr.D.size
-    if not intr.has_distortion:
-        return  # no (non-zero) coefficients, or a model that is not undone: D is ignored
-    if intr.distortion_model == "equidistant":
-        if n < 4:
-            raise IntrinsicsError(f"camera_info D has {n} coefficients; equidistant needs 4")
-    elif n not in _RADIAL_LENGTHS:
-        raise IntrinsicsError(
-            f"camera_info D has {n} coefficients; {intr.distortion_model} needs 5 "
-            f"(plumb_bob), 8 (rational_polynomial) or another length in {_RADIAL_LENGTHS}"
-        )
-
-
-#: Largest |x/z|, |y/z| of an image corner's ray (about 89.9999 degrees off axis).
-_MAX_RAY_SLOPE = 1e6
-
-
-def _check_rays(intr: CameraIntrinsics) -> None:
-    """Refuse intrinsics whose rays through the image corners are not usable numbers.
-
-    Denormal or absurd focal lengths, principal points or skews pass the basic
-    checks of ``CameraIntrinsics`` but would give NaN or infinite poses on every
-    frame.
-    """
-    K = intr.K
-    w = intr.width if intr.width > 0 else max(2.0 * K[0, 2], 1.0)
-    h = intr.height if intr.height > 0 else max(2.0 * K[1, 2], 1.0)
-    pinhole = CameraIntrinsics(K, width=intr.width, height=intr.height)
-    for u, v in ((0.0, 0.0), (w, 0.0), (0.0, h), (w, h)):
-        with np.errstate(all="ignore"):  # overflow is what is being checked for
-            x, y = pinhole.normalized(u, v)  # distortion is not checked: wide lenses are fine
-        if not (abs(x) <= _MAX_RAY_SLOPE and abs(y) <= _MAX_RAY_SLOPE):
-            raise IntrinsicsError(
-                f"camera_info gives no usable ray for pixel ({u:g}, {v:g}) with "
-                f"fx={K[0, 0]:g}, fy={K[1, 1]:g}, cx={K[0, 2]:g}, cy={K[1, 2]:g}, "
-                f"skew={K[0, 1]:g}"
-            )
-
-
-def camera_info_to_intrinsics(msg: Any, use_rectified: bool = False) -> CameraIntrinsics:
-    """Intrinsics from ``sensor_msgs/CameraInfo``: K and D, or P (no distortion) if rectified.
-
-    Raises :class:`IntrinsicsError` for an uncalibrated (all-zero) or invalid matrix,
-    non-finite distortion, a distortion vector whose length does not fit its model,
-    or values that give no usable ray through the image corners.
-    """
-    try:
-        if use_rectified:
-            P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
-            intr = CameraIntrinsics(P[:, :3], np.zeros(0), "", int(msg.width), int(msg.height))
-        else:
-            K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-            D = np.asarray(msg.d, dtype=np.float64).reshape(-1)
-            intr = CameraIntrinsics(
-                K, D, str(msg.distortion_model), int(msg.width), int(msg.height)
-            )
-    except IntrinsicsError as exc:
-        which = "P" if use_rectified else "K"
-        raise IntrinsicsError(f"camera_info {which}: {exc}") from exc
-    except ValueError as exc:
-        raise IntrinsicsError(f"camera_info: {exc}") from exc
-    _check_distortion_length(intr)
-    _check_rays(intr)
-    return intr

@@ -5,8 +5,9 @@
 Pipeline per frame: colour conversion and checks -> face detection (or given boxes)
 -> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.core.crop``,
 the convention stored in the checkpoint) -> ONE network batch with every face of the
-frame -> rotations and quaternions (``ldl_pose_ros.core.geometry``).  Preprocessing is
-deterministic: the same image and boxes always give the same network input.
+frame -> one :class:`~ldl_pose_ros.core.faces.FacePrediction` per face (box, score,
+angles, stds).  Preprocessing is deterministic: the same image and boxes always give
+the same network input.
 
 Performance: the image is converted once (input views are not copied otherwise),
 crops are written straight into one batch and normalised by a table lookup per
@@ -21,22 +22,33 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.crop import crop_faces, crop_faces_torch, to_network_input
-from ldl_pose_ros.core.detection import FaceDetector, create_detector
+from ldl_pose_ros.core.detection import (
+    DEFAULT_DETECTOR,
+    DEFAULT_MAX_FACES,
+    DEFAULT_MIN_FACE_SIZE,
+    DEFAULT_SCORE_THRESHOLD,
+    FaceDetector,
+    create_detector,
+)
 from ldl_pose_ros.core.detection.base import Detection
-from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -66,7 +78,7 @@ class StageTiming:
         return d
 
 
-def as_boxes(boxes: Any) -> np.ndarray:
+def as_boxes(boxes: npt.ArrayLike) -> np.ndarray:
     """Validate face boxes: ``(N, 4)`` finite float64 x1, y1, x2, y2 with x2 > x1, y2 > y1."""
     b = np.asarray(boxes, dtype=np.float64)
     if b.size == 0:
@@ -121,14 +133,14 @@ class HeadPoseEstimator:
         weights: str | os.PathLike[str] | None = None,
         device: str = "auto",
         backend: str = "auto",
-        detector: str | FaceDetector | None = "mediapipe",
+        detector: str | FaceDetector | None = DEFAULT_DETECTOR,
         detector_model: str | os.PathLike[str] | None = None,
-        score_threshold: float = 0.5,
-        max_faces: int | None = 20,
-        min_face_size: float = 20,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        max_faces: int | None = DEFAULT_MAX_FACES,
+        min_face_size: float = DEFAULT_MIN_FACE_SIZE,
         threads: int | None = None,
         max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
-        detector_options: dict[str, Any] | None = None,
+        detector_options: Mapping[str, Any] | None = None,
         preprocess: str = "auto",
     ) -> None:
         if preprocess not in ("auto", "numpy", "torch"):
@@ -154,7 +166,7 @@ class HeadPoseEstimator:
         self._torch_preprocess = preprocess == "torch" or (
             preprocess == "auto" and self.runner.backend == "torch" and self.device != "cpu"
         )
-        self._frame_staging: Any = None  # pinned host buffer of the last frame size
+        self._frame_staging: torch.Tensor | None = None  # pinned buffer, last frame size
         if isinstance(detector, str):
             self.detector: FaceDetector | None = create_detector(
                 detector, detector_model, score_threshold, **(detector_options or {})
@@ -181,7 +193,8 @@ class HeadPoseEstimator:
 
     # -- public API ---------------------------------------------------------------------
 
-    def estimate(self, image: np.ndarray, color: str = "bgr", boxes: Any = None) -> list[FacePose]:
+    def estimate(self, image: np.ndarray, color: str = "bgr",
+                 boxes: npt.ArrayLike | None = None) -> list[FacePrediction]:
         """Head poses of the faces in ``image``, best detector score first.
 
         Args:
@@ -198,8 +211,8 @@ class HeadPoseEstimator:
         return self.estimate_timed(image, color, boxes)[0]
 
     def estimate_timed(
-        self, image: np.ndarray, color: str = "bgr", boxes: Any = None
-    ) -> tuple[list[FacePose], StageTiming]:
+        self, image: np.ndarray, color: str = "bgr", boxes: npt.ArrayLike | None = None
+    ) -> tuple[list[FacePrediction], StageTiming]:
         """Like :meth:`estimate`, also returning the per-stage timing (also in ``last_timing``)."""
         timing = StageTiming()
         t0 = time.perf_counter()
@@ -224,11 +237,11 @@ class HeadPoseEstimator:
     def estimate_boxes(
         self,
         image: np.ndarray,
-        boxes: Any,
-        scores: Any = None,
-        landmarks: list[np.ndarray | None] | None = None,
+        boxes: npt.ArrayLike,
+        scores: npt.ArrayLike | None = None,
+        landmarks: Sequence[np.ndarray | None] | None = None,
         color: str = "bgr",
-    ) -> list[FacePose]:
+    ) -> list[FacePrediction]:
         """Head poses for given face boxes (no detection, no filtering; order kept).
 
         For evaluation and bag tools.  ``scores`` (default 1.0) and ``landmarks`` are
@@ -299,9 +312,9 @@ class HeadPoseEstimator:
         rgb: np.ndarray,
         boxes: np.ndarray,
         scores: np.ndarray | None,
-        landmarks: list[np.ndarray | None] | None,
+        landmarks: Sequence[np.ndarray | None] | None,
         timing: StageTiming,
-    ) -> list[FacePose]:
+    ) -> list[FacePrediction]:
         n = len(boxes)
         timing.faces = n
         if n == 0:
@@ -320,24 +333,11 @@ class HeadPoseEstimator:
             t1 = time.perf_counter()
             angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
         t2 = time.perf_counter()
-        quats = geometry.matrix_to_quaternion(
-            geometry.face_rotation_in_optical(angles[:, 0], angles[:, 1], angles[:, 2])
-        )
         if scores is None:
             scores = np.ones(n)
         poses = [
-            FacePose(
-                box=boxes[i].copy(),
-                score=float(scores[i]),
-                yaw=float(angles[i, 0]),
-                pitch=float(angles[i, 1]),
-                roll=float(angles[i, 2]),
-                yaw_std=float(stds[i, 0]),
-                pitch_std=float(stds[i, 1]),
-                roll_std=float(stds[i, 2]),
-                quaternion=quats[i],
-                landmarks=None if landmarks is None else landmarks[i],
-            )
+            FacePrediction(boxes[i], float(scores[i]), angles[i], stds[i],
+                           None if landmarks is None else landmarks[i])
             for i in range(n)
         ]
         t3 = time.perf_counter()
@@ -346,7 +346,7 @@ class HeadPoseEstimator:
         timing.post_ms = (t3 - t2) * 1e3
         return poses
 
-    def _device_crops(self, rgb: np.ndarray, boxes: np.ndarray) -> Any:
+    def _device_crops(self, rgb: np.ndarray, boxes: np.ndarray) -> torch.Tensor | None:
         """Network input made on the device, or None after running out of device memory.
 
         Out of memory (e.g. a huge frame on a full GPU): the crops are made with
@@ -371,7 +371,7 @@ class HeadPoseEstimator:
             )
             return None
 
-    def _upload(self, rgb: np.ndarray) -> Any:
+    def _upload(self, rgb: np.ndarray) -> torch.Tensor:
         """The frame as a uint8 tensor on the network's device (pinned staging on CUDA)."""
         import torch
 

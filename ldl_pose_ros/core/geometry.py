@@ -46,7 +46,12 @@ Derived frames
   face's own right.  Frontal: ``x_G = (-1, 0, 0)``, ``y_G = (0, 1, 0)``,
   ``z_G = (0, 0, -1)``.
 
-Quaternions are ``(x, y, z, w)`` (ROS order) with ``w >= 0``.
+Quaternions are ``(x, y, z, w)`` (ROS order) with ``w >= 0``.  The pipeline carries
+rotations as 3x3 matrices; quaternions appear only in messages and inside the
+One-Euro rotation smoother (:func:`slerp`, :func:`quaternion_angle`).
+
+Face boxes are ``x1, y1, x2, y2`` pixels; :func:`box_iou` and :func:`box_ios` are the
+one vectorised overlap measure of the detectors' suppression and the tracker.
 """
 
 from __future__ import annotations
@@ -255,7 +260,16 @@ def project_axes(
         gives ``x`` = centre (pointing at the viewer), ``y`` to the image right,
         ``z`` straight up.
     """
-    rot = face_rotation_in_optical(yaw, pitch, roll)  # columns: axes in O (x right, y down)
+    return rotation_axes_2d(face_rotation_in_optical(yaw, pitch, roll), center_xy, length_px)
+
+
+def rotation_axes_2d(
+    rot_face: np.ndarray,
+    center_xy: np.ndarray | tuple[float, float],
+    length_px: np.ndarray | float,
+) -> dict[str, np.ndarray]:
+    """:func:`project_axes` for face-frame rotations ``(..., 3, 3)`` in the optical frame."""
+    rot = np.asarray(rot_face, np.float64)  # columns: axes in O (x right, y down)
     c = np.asarray(center_xy, np.float64)
     ln = np.asarray(length_px, np.float64)[..., None]
     return {name: c + ln * rot[..., :2, i] for i, name in enumerate("xyz")}
@@ -308,7 +322,73 @@ def ray_correction(
 FACE_TO_GAZE = _FACE_IN_HEAD.T @ _GAZE_IN_HEAD
 
 
-def gaze_quaternion_from_face(face_quaternion: np.ndarray) -> np.ndarray:
-    """Quaternion ``(x, y, z, w)`` of the gaze frame from that of the REP-155 face frame."""
-    r = quaternion_to_matrix(np.asarray(face_quaternion, dtype=np.float64))
-    return matrix_to_quaternion(r @ FACE_TO_GAZE)
+def gaze_rotation_from_face(rot_face: np.ndarray) -> np.ndarray:
+    """Gaze frame (z nose, y chin, x face-right) from the REP-155 face frame, ``(..., 3, 3)``."""
+    return np.asarray(rot_face, np.float64) @ FACE_TO_GAZE
+
+
+# ---------------------------------------------------------------- quaternions
+
+
+def normalize_quaternion(quat: np.ndarray) -> np.ndarray:
+    """A ``(4,)`` quaternion scaled to unit length; ``ValueError`` for zero or non-finite input."""
+    q = np.asarray(quat, dtype=np.float64).reshape(4)
+    n = float(np.linalg.norm(q))
+    if not np.isfinite(n) or n < 1e-12:
+        raise ValueError(f"invalid quaternion {q}")
+    return q / n
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between unit quaternions ``(x, y, z, w)`` along the short arc."""
+    q0 = normalize_quaternion(q0)
+    q1 = normalize_quaternion(q1)
+    d = float(np.dot(q0, q1))
+    if d < 0.0:
+        q1, d = -q1, -d
+    if d > 0.9995:
+        return normalize_quaternion(q0 + t * (q1 - q0))
+    theta = float(np.arccos(min(d, 1.0)))
+    s = float(np.sin(theta))
+    out: np.ndarray = (np.sin((1.0 - t) * theta) * q0 + np.sin(t * theta) * q1) / s
+    return out
+
+
+def quaternion_angle(q0: np.ndarray, q1: np.ndarray) -> float:
+    """Angle (radians, in [0, pi]) of the rotation between two quaternions."""
+    d = abs(float(np.dot(normalize_quaternion(q0), normalize_quaternion(q1))))
+    return 2.0 * float(np.arccos(min(d, 1.0)))
+
+
+# ---------------------------------------------------------------- face boxes
+
+
+def box_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairwise intersections ``(N, M)`` of boxes ``a`` (N, 4) and ``b`` (M, 4), and their areas.
+
+    Boxes are ``x1, y1, x2, y2``; a box with x2 < x1 or y2 < y1 has zero area.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0.0, None) * np.clip(a[:, 3] - a[:, 1], 0.0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    return inter, area_a, area_b
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over union ``(N, M)`` of boxes ``a`` (N, 4) and ``b`` (M, 4)."""
+    inter, area_a, area_b = box_overlap(a, b)
+    return _ratio(inter, area_a[:, None] + area_b[None, :] - inter)
+
+
+def box_ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over the smaller of the two areas, ``(N, M)``."""
+    inter, area_a, area_b = box_overlap(a, b)
+    return _ratio(inter, np.minimum(area_a[:, None], area_b[None, :]))

@@ -3,7 +3,9 @@
 """Stable face IDs across frames and One-Euro smoothing of rotation and position.
 
 Shared by the ROS node and the bag tools, so both give the same IDs and the
-same smoothed poses for the same frames.  No ROS imports.
+same smoothed poses for the same frames.  In: the :class:`~ldl_pose_ros.core.faces.PlacedFace`
+of a frame; out: their :class:`~ldl_pose_ros.core.faces.FaceTrack` (3x3 rotations; the
+rotation smoother alone works on quaternions).
 
 Tracks
     Each frame's faces are matched to the live tracks by a one-to-one assignment
@@ -39,12 +41,26 @@ Time
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ldl_pose_ros.core.faces import FacePose
+from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.faces import FaceTrack, PlacedFace
+
+#: Defaults of the tracker (and of the node's parameters of the same names).
+DEFAULT_IOU_THRESHOLD = 0.3
+DEFAULT_MAX_CENTER_DIST = 0.5
+DEFAULT_CONFIRM_FRAMES = 2
+DEFAULT_MAX_MISSES = 5
+DEFAULT_ROTATION_MIN_CUTOFF = 1.0
+DEFAULT_ROTATION_BETA = 0.5
+DEFAULT_POSITION_MIN_CUTOFF = 1.0
+DEFAULT_POSITION_BETA = 1.0
+DEFAULT_DERIVATIVE_CUTOFF = 1.0
+DEFAULT_RESET_GAP_S = 1.0
 
 _INVALID = 1e6
 
@@ -53,34 +69,6 @@ def _alpha(cutoff_hz: float, dt: float) -> float:
     """Smoothing factor of a first-order low-pass filter at ``cutoff_hz`` for step ``dt``."""
     tau = 1.0 / (2.0 * math.pi * cutoff_hz)
     return 1.0 / (1.0 + tau / dt)
-
-
-def _normalize_quat(q: np.ndarray) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64).reshape(4)
-    n = float(np.linalg.norm(q))
-    if not math.isfinite(n) or n < 1e-12:
-        raise ValueError(f"invalid quaternion {q}")
-    return q / n
-
-
-def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between unit quaternions ``(x, y, z, w)`` along the short arc."""
-    q0 = _normalize_quat(q0)
-    q1 = _normalize_quat(q1)
-    d = float(np.dot(q0, q1))
-    if d < 0.0:
-        q1, d = -q1, -d
-    if d > 0.9995:
-        return _normalize_quat(q0 + t * (q1 - q0))
-    theta = math.acos(min(d, 1.0))
-    s = math.sin(theta)
-    return (math.sin((1.0 - t) * theta) * q0 + math.sin(t * theta) * q1) / s
-
-
-def quat_angle(q0: np.ndarray, q1: np.ndarray) -> float:
-    """Angle (radians, in [0, pi]) of the rotation between two unit quaternions."""
-    d = abs(float(np.dot(_normalize_quat(q0), _normalize_quat(q1))))
-    return 2.0 * math.acos(min(d, 1.0))
 
 
 @dataclass(frozen=True)
@@ -102,7 +90,7 @@ class OneEuroParams:
 class OneEuroVector:
     """One-Euro filter of a vector; the adaptive cutoff follows the norm of its speed."""
 
-    def __init__(self, params: OneEuroParams, reset_gap_s: float = 1.0) -> None:
+    def __init__(self, params: OneEuroParams, reset_gap_s: float = DEFAULT_RESET_GAP_S) -> None:
         params.validate()
         self.params = params
         self.reset_gap_s = reset_gap_s
@@ -131,7 +119,7 @@ class OneEuroVector:
 class OneEuroRotation:
     """One-Euro filter on unit quaternions ``(x, y, z, w)`` (slerp towards the measurement)."""
 
-    def __init__(self, params: OneEuroParams, reset_gap_s: float = 1.0) -> None:
+    def __init__(self, params: OneEuroParams, reset_gap_s: float = DEFAULT_RESET_GAP_S) -> None:
         params.validate()
         self.params = params
         self.reset_gap_s = reset_gap_s
@@ -141,7 +129,7 @@ class OneEuroRotation:
 
     def __call__(self, q: np.ndarray, stamp_s: float) -> np.ndarray:
         """Filter quaternion ``q`` taken at ``stamp_s`` and return the filtered unit quaternion."""
-        q = _normalize_quat(q)
+        q = geometry.normalize_quaternion(q)
         if self.value is None or stamp_s - self.stamp > self.reset_gap_s:
             self.value, self.speed, self.stamp = q, 0.0, stamp_s
             return q.copy()
@@ -151,31 +139,12 @@ class OneEuroRotation:
         if float(np.dot(q, self.value)) < 0.0:
             q = -q
         p = self.params
-        speed = quat_angle(self.value, q) / dt
+        speed = geometry.quaternion_angle(self.value, q) / dt
         self.speed += _alpha(p.d_cutoff, dt) * (speed - self.speed)
         a = _alpha(p.min_cutoff + p.beta * self.speed, dt)
-        self.value = slerp(self.value, q, a)
+        self.value = geometry.slerp(self.value, q, a)
         self.stamp = stamp_s
         return self.value.copy()
-
-
-@dataclass
-class TrackedFace:
-    """A face of the current frame with its track.
-
-    ``quaternion`` ``(x, y, z, w)`` and ``position`` (metres, or None when no
-    position was given) are smoothed when smoothing is on, else the measurement.
-    ``age`` counts frames since the track started (0 on its first frame),
-    ``hits`` the frames it was matched in.
-    """
-
-    track_id: int
-    face: FacePose
-    quaternion: np.ndarray
-    position: np.ndarray | None
-    confirmed: bool
-    age: int
-    hits: int
 
 
 class _Track:
@@ -189,28 +158,6 @@ class _Track:
         self.confirmed = False
         self.rot_filter = OneEuroRotation(rot, reset_gap_s)
         self.pos_filter = OneEuroVector(pos, reset_gap_s)
-
-
-def _box_array(box: np.ndarray) -> np.ndarray:
-    b = np.asarray(box, dtype=np.float64).reshape(-1)[:4]
-    if b.shape != (4,) or not np.all(np.isfinite(b)):
-        raise ValueError(f"invalid face box {box!r}")
-    return b
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boxes ``a`` (N, 4) and ``b`` (M, 4) given as x1, y1, x2, y2."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
@@ -231,18 +178,18 @@ class FaceTracker:
 
     def __init__(
         self,
-        iou_threshold: float = 0.3,
-        max_center_dist: float = 0.5,
-        confirm_frames: int = 2,
-        max_misses: int = 5,
+        iou_threshold: float = DEFAULT_IOU_THRESHOLD,
+        max_center_dist: float = DEFAULT_MAX_CENTER_DIST,
+        confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
+        max_misses: int = DEFAULT_MAX_MISSES,
         tracking: bool = True,
         smoothing: bool = True,
-        rotation_min_cutoff: float = 1.0,
-        rotation_beta: float = 0.5,
-        position_min_cutoff: float = 1.0,
-        position_beta: float = 1.0,
-        d_cutoff: float = 1.0,
-        reset_gap_s: float = 1.0,
+        rotation_min_cutoff: float = DEFAULT_ROTATION_MIN_CUTOFF,
+        rotation_beta: float = DEFAULT_ROTATION_BETA,
+        position_min_cutoff: float = DEFAULT_POSITION_MIN_CUTOFF,
+        position_beta: float = DEFAULT_POSITION_BETA,
+        d_cutoff: float = DEFAULT_DERIVATIVE_CUTOFF,
+        reset_gap_s: float = DEFAULT_RESET_GAP_S,
     ) -> None:
         if not 0.0 <= iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
@@ -282,7 +229,7 @@ class FaceTracker:
 
     def _cost(self, boxes: np.ndarray) -> np.ndarray:
         tb = np.array([t.box for t in self._tracks]).reshape(-1, 4)
-        iou = iou_matrix(tb, boxes)
+        iou = geometry.box_iou(tb, boxes)
         tc = 0.5 * (tb[:, :2] + tb[:, 2:])
         dc = 0.5 * (boxes[:, :2] + boxes[:, 2:])
         size = np.maximum(np.maximum(tb[:, 2] - tb[:, 0], tb[:, 3] - tb[:, 1]), 1e-6)
@@ -290,36 +237,26 @@ class FaceTracker:
         ok = (iou >= self.iou_threshold) | (dist <= self.max_center_dist)
         if self.iou_threshold <= 0.0:
             ok &= iou > 0.0
-        return np.where(ok, (1.0 - iou) + dist, _INVALID)
+        cost: np.ndarray = np.where(ok, (1.0 - iou) + dist, _INVALID)
+        return cost
 
-    def update(
-        self,
-        faces: list[FacePose],
-        stamp_s: float,
-        positions: list[np.ndarray] | None = None,
-    ) -> list[TrackedFace]:
+    def update(self, faces: Sequence[PlacedFace], stamp_s: float) -> list[FaceTrack]:
         """Track the faces of one frame taken at ``stamp_s`` (seconds).
 
-        ``positions`` (optional, one (3,) array per face, metres) are smoothed
-        alongside the rotations.  Returns one :class:`TrackedFace` per input
-        face, in the input order.
+        Returns one :class:`FaceTrack` per input face, in the input order.
         """
-        if positions is not None and len(positions) != len(faces):
-            raise ValueError(f"{len(positions)} positions for {len(faces)} faces")
         stamp_s = float(stamp_s)
-        pos_in = [None if p is None else np.asarray(p, dtype=np.float64).reshape(3)
-                  for p in (positions if positions is not None else [None] * len(faces))]
         if not self.tracking:
-            return [
-                TrackedFace(i, f, _normalize_quat(f.quaternion), pos_in[i], True, 0, 1)
-                for i, f in enumerate(faces)
-            ]
+            return [FaceTrack(i, f, f.rotation, f.position, True, 0, 1)
+                    for i, f in enumerate(faces)]
         if self._last_stamp is not None and stamp_s < self._last_stamp - self.reset_gap_s:
             self._tracks = []  # the clock jumped back: old tracks are from the "future"
             self._last_stamp = stamp_s
         elif self._last_stamp is None or stamp_s > self._last_stamp:
             self._last_stamp = stamp_s
-        boxes = np.array([_box_array(f.box) for f in faces]).reshape(-1, 4)
+        boxes = np.array([f.prediction.box for f in faces]).reshape(-1, 4)
+        if not np.all(np.isfinite(boxes)):
+            raise ValueError("face boxes must be finite")
         pairs = _assign(self._cost(boxes)) if self._tracks and len(faces) else []
         track_of = {c: r for r, c in pairs}
         matched_tracks = {r for r, _ in pairs}
@@ -353,11 +290,11 @@ class FaceTracker:
             t.age += 1
             if t.hits >= self.confirm_frames:
                 t.confirmed = True
-            q = _normalize_quat(face.quaternion)
-            p = pos_in[j]
-            if self.smoothing:
-                q = t.rot_filter(q, stamp_s)
-                if p is not None:
-                    p = t.pos_filter(p, stamp_s)
-            out.append(TrackedFace(t.track_id, face, q, p, t.confirmed, t.age, t.hits))
+            rotation, position = face.rotation, face.position
+            if self.smoothing:  # the rotation smoother works on quaternions
+                q = t.rot_filter(geometry.matrix_to_quaternion(rotation), stamp_s)
+                rotation = geometry.quaternion_to_matrix(q)
+                position = t.pos_filter(position, stamp_s)
+            out.append(FaceTrack(t.track_id, face, rotation, position, t.confirmed, t.age,
+                                 t.hits))
         return out

@@ -19,14 +19,21 @@ from typing import Any
 from ldl_pose_ros.core.detection.base import Detection, FaceDetector
 
 BACKENDS = ("mediapipe", "yunet", "haar")
+#: The detector used unless another is chosen (CLI, node parameter ``detector``).
+DEFAULT_DETECTOR = "mediapipe"
+#: Detection filters of the estimator (and defaults of the node's parameters).
+DEFAULT_SCORE_THRESHOLD = 0.5
+DEFAULT_MAX_FACES = 20
+DEFAULT_MIN_FACE_SIZE = 20
 
-__all__ = ["BACKENDS", "Detection", "FaceDetector", "create_detector"]
+__all__ = ["BACKENDS", "DEFAULT_DETECTOR", "DEFAULT_MAX_FACES", "DEFAULT_MIN_FACE_SIZE",
+           "DEFAULT_SCORE_THRESHOLD", "Detection", "FaceDetector", "create_detector"]
 
 
 def create_detector(
-    backend: str = "mediapipe",
+    backend: str = DEFAULT_DETECTOR,
     model_path: str | os.PathLike[str] | None = None,
-    score_threshold: float = 0.5,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
     **kwargs: Any,
 ) -> FaceDetector:
     """Create a face detector.

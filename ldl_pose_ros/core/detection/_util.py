@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ldl_pose_ros.core.geometry import box_ios, box_iou
+
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Clip ``(N, 4)`` x1, y1, x2, y2 boxes to the image ``[0, width] x [0, height]``."""
@@ -13,27 +15,6 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     out[:, 0::2] = np.clip(out[:, 0::2], 0.0, float(width))
     out[:, 1::2] = np.clip(out[:, 1::2], 0.0, float(height))
     return out
-
-
-def _overlap(box: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """Intersection areas of one ``(4,)`` box with ``(N, 4)`` boxes, and both areas."""
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return iw * ih, area, areas
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
-    inter, area, areas = _overlap(box, boxes)
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
-def box_ios(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over the smaller area, of one ``(4,)`` box with each of ``(N, 4)`` boxes."""
-    inter, area, areas = _overlap(box, boxes)
-    return inter / np.maximum(np.minimum(area, areas), 1e-9)
 
 
 def nms(
@@ -55,8 +36,8 @@ def nms(
         if order.size == 1:
             break
         rest = order[1:]
-        drop = box_iou(boxes[i], boxes[rest]) > iou_threshold
+        drop = box_iou(boxes[i], boxes[rest])[0] > iou_threshold
         if ios_threshold is not None:
-            drop |= box_ios(boxes[i], boxes[rest]) > ios_threshold
+            drop |= box_ios(boxes[i], boxes[rest])[0] > ios_threshold
         order = rest[~drop]
     return np.asarray(keep, dtype=np.int64)

@@ -1,15 +1,18 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""``ldl-pose bag evaluate`` and ``ldl-pose bag play`` (registered by ``ldl_pose_ros.cli``).
+"""``ldl-pose bag evaluate`` and ``ldl-pose bag play``: arguments in, exit codes out.
 
-Heavy imports (torch, rosbags, rclpy) happen in the handlers; rclpy only for ``play``.
+``evaluate`` runs :func:`ldl_pose_ros.bag.evaluate.evaluate_bag` (no ROS needed);
+``play`` runs :func:`ldl_pose_ros.ros.player.play` (rclpy).  Heavy imports (torch,
+rosbags, rclpy) happen in the handlers.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from ldl_pose_ros.cli.common import EXIT_OK, EXIT_STOPPED, error, note, warn
 
 _EVALUATE_EPILOG = """\
 ground truth (optional; auto-detected when the bag has exactly one PoseStamped topic):
@@ -63,6 +66,7 @@ exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bag`` with its ``evaluate`` and ``play`` subcommands."""
+    from ldl_pose_ros.core.detection import BACKENDS
     bag = subparsers.add_parser("bag", help="evaluate or replay rosbag2 recordings",
                                 description="Evaluate or replay rosbag2 recordings.")
     sub = bag.add_subparsers(dest="bag_command", metavar="COMMAND", required=True)
@@ -99,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
     ev.add_argument("--device", help="auto, cpu, cuda (default: the node's, auto)")
     ev.add_argument("--backend", choices=("auto", "torch", "onnx"))
-    ev.add_argument("--detector", choices=("mediapipe", "yunet", "haar"))
+    ev.add_argument("--detector", choices=BACKENDS)
     ev.add_argument("--detector-model", metavar="PATH")
     ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
                     help="annotated images in the output bag: /image_annotated/compressed "
@@ -146,30 +150,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl.set_defaults(func=run_play)
 
 
-def _error(msg: str, code: int = 2) -> int:
-    print(f"ldl-pose: error: {msg}", file=sys.stderr)
-    return code
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag evaluate``."""
     from ldl_pose_ros.bag import io
     from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
     from ldl_pose_ros.bag.groundtruth import GroundTruthError
-    from ldl_pose_ros.bag.pipeline import PipelineParams
+    from ldl_pose_ros.core.params import DEFAULTS, ParamError, Params
 
-    try:
-        params = (PipelineParams.from_yaml(args.params_file) if args.params_file
-                  else PipelineParams())
-    except (OSError, ValueError) as exc:
-        return _error(f"--params-file: {exc}")
+    params = DEFAULTS
+    if args.params_file:
+        try:
+            params, notes = Params.from_file(args.params_file)
+        except (OSError, ParamError) as exc:
+            return error(f"--params-file {args.params_file}: {exc}")
+        for n in notes:
+            warn(n)
     overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
                  "detector": args.detector, "detector_model": args.detector_model}
-    params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+    except ParamError as exc:
+        return error(str(exc))
     if args.align_frames < 0:
-        return _error("--align-frames must be >= 0")
+        return error("--align-frames must be >= 0")
     if args.max_frames is not None and args.max_frames < 1:
-        return _error("--max-frames must be >= 1")
+        return error("--max-frames must be >= 1")
     opts = EvaluateOptions(
         bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
@@ -179,37 +184,85 @@ def run_evaluate(args: argparse.Namespace) -> int:
         annotated=args.annotated, max_frames=args.max_frames, match_max_deg=args.match_max_deg,
         gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
     )
-
-    def progress(msg: str) -> None:
-        print(f"ldl-pose: {msg}", file=sys.stderr)
-
     try:
-        result = evaluate_bag(opts, progress=progress)
+        result = evaluate_bag(opts, progress=note)
     except (io.BagError, GroundTruthError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
     except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
-        return _error(f"{type(exc).__name__}: {exc}")
+        return error(f"{type(exc).__name__}: {exc}")
     for w in result.warnings:
-        print(f"ldl-pose: warning: {w}", file=sys.stderr)
+        warn(w)
     s = result.summary
-    line = (f"ldl-pose: {s['frames']} frames, {s['frames_processed']} processed, "
-            f"{s['faces']} faces")
+    line = f"{s['frames']} frames, {s['frames_processed']} processed, {s['faces']} faces"
     if "mae" in s:
         line += (f"; detection {100 * (s['detection_rate'] or 0):.1f} %, MAE "
                  f"{s['mae']['mean']:.2f} deg, geodesic {s['geodesic']['mean']:.2f} deg")
-    print(f"{line} -> {result.paths['report_md']}", file=sys.stderr)
+    note(f"{line} -> {result.paths['report_md']}")
     if result.stopped:
-        print(f"ldl-pose: error: stopped early: {result.stopped}; partial results written",
-              file=sys.stderr)
+        error(f"stopped early: {result.stopped}; partial results written")
     elif result.exit_code:
-        print("ldl-pose: error: no frame could be processed", file=sys.stderr)
+        error("no frame could be processed")
     return result.exit_code
 
 
+def _parse_remap(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        src, sep, dst = item.partition(":=")
+        if not sep or not src or not dst:
+            raise ValueError(f"--remap {item!r}: expected FROM:=TO")
+        out[src] = dst
+    return out
+
+
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM stop playback like Ctrl-C (the recording is still closed properly)."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_play(args: argparse.Namespace) -> int:
-    """Handler of ``ldl-pose bag play`` (imports rclpy)."""
+    """Handler of ``ldl-pose bag play`` (the player needs rclpy)."""
+    from ldl_pose_ros.bag.io import BagError
+
     try:
-        from ldl_pose_ros.ros import bag_play
+        from ldl_pose_ros.ros import player
     except ImportError as exc:
-        return _error(f"bag play needs rclpy (a ROS 2 installation or the ROS wheels): {exc}")
-    return bag_play.run_from_args(args)
+        return error(f"bag play needs rclpy (a ROS 2 installation or the ROS wheels): {exc}")
+    _interrupt_on_sigterm()
+    try:
+        opts = player.PlayOptions(
+            bag=Path(args.bag), rate=args.rate, topics=args.topics,
+            remap=_parse_remap(args.remap), loop=args.loop, reliable=args.qos == "reliable",
+            qos_depth=args.qos_depth, wait_subscribers_s=args.wait_subscribers,
+            start_offset_s=args.start_offset, delay_s=args.delay, clock_hz=args.clock,
+            lockstep=args.lockstep, lockstep_topic=args.lockstep_topic,
+            lockstep_timeout_s=args.lockstep_timeout,
+            record=Path(args.record) if args.record else None,
+            record_topics=tuple(args.record_topics or player.DEFAULT_RECORD_TOPICS),
+            linger_s=args.linger,
+        )
+        result = player.play(opts, note)
+    except KeyboardInterrupt:
+        note("interrupted")
+        return EXIT_OK
+    except (BagError, ValueError) as exc:
+        return error(str(exc))
+    for w in result.warnings:
+        warn(w)
+    pub = ", ".join(f"{k} {v}" for k, v in sorted(result.published.items()))
+    note(f"published {pub or 'nothing'}")
+    if opts.record is not None:
+        rec = ", ".join(f"{k} {v}" for k, v in sorted(result.recorded.items()))
+        note(f"recorded {rec or 'nothing'} -> {opts.record}")
+    if result.stopped:
+        return error(f"stopped early: {result.stopped}", EXIT_STOPPED)
+    return EXIT_OK

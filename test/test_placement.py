@@ -1,35 +1,51 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Intrinsics, face positions, ray correction and the pose covariance model (ROS-free)."""
+"""Intrinsics, the camera model, face positions, ray correction and the covariance (ROS-free)."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.camera import (
+    CameraIntrinsics,
+    CameraModel,
+    IntrinsicsError,
+    nominal_intrinsics,
+)
+from ldl_pose_ros.core.faces import FacePrediction
+from ldl_pose_ros.core.placement import (
     DEFAULT_FACE_WIDTH_M,
     EYE_LINE_OFFSET,
-    CameraIntrinsics,
-    IntrinsicsError,
     eye_point,
     face_position,
-    face_rotation_in_camera,
-    nominal_intrinsics,
+    face_rotations,
+    place_faces,
     pose_covariance,
 )
-from ldl_pose_ros.core.faces import FacePose
 
 K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
 
 
 def make_face(box: tuple[float, float, float, float], yaw: float = 0.0, pitch: float = 0.0,
-              roll: float = 0.0, landmarks: np.ndarray | None = None) -> FacePose:
-    q = geometry.matrix_to_quaternion(geometry.face_rotation_in_optical(yaw, pitch, roll))
-    return FacePose(np.array(box, dtype=float), 0.9, yaw, pitch, roll, 2.0, 3.0, 4.0, q, landmarks)
+              roll: float = 0.0, landmarks: np.ndarray | None = None) -> FacePrediction:
+    return FacePrediction(np.array(box, dtype=float), 0.9, [yaw, pitch, roll], [2.0, 3.0, 4.0],
+                          landmarks)
+
+
+def face_rotation_in_camera(face: FacePrediction, intr: CameraIntrinsics,
+                            ray_correct: bool = True) -> np.ndarray:
+    return face_rotations([face], intr, ray_correct)[0]
+
+
+def camera_info(w: int, h: int, f: float = 500.0, p_scale: float = 1.0) -> SimpleNamespace:
+    k = [f, 0.0, w / 2, 0.0, f, h / 2, 0.0, 0.0, 1.0]
+    p = [p_scale * f, 0.0, w / 2, 0.0, 0.0, p_scale * f, h / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return SimpleNamespace(width=w, height=h, distortion_model="plumb_bob", d=[0.0] * 5, k=k, p=p)
 
 
 @pytest.mark.parametrize("bad", [
@@ -137,3 +153,45 @@ def test_pose_covariance_layout() -> None:
     np.testing.assert_allclose(r.T @ cov[3:, 3:] @ r, np.diag(np.radians([3.0, 2.0, 1.0]) ** 2),
                                atol=1e-15)
     assert np.all(np.linalg.eigvalsh(cov) > 0)
+
+
+def test_place_faces_is_the_per_face_placement() -> None:
+    intr = CameraIntrinsics(K, np.array([-0.2, 0.05, 0.0, 0.0, 0.0]), "plumb_bob", 640, 480)
+    faces = [make_face((100, 80, 180, 170), 20.0, -5.0, 3.0),
+             make_face((400, 260, 520, 400), -40.0, 10.0, -8.0)]
+    placed = place_faces(faces, intr, face_width_m=0.16)
+    assert [p.prediction for p in placed] == faces
+    for f, p in zip(faces, placed, strict=True):
+        x1, y1, x2, y2 = f.box
+        ray = geometry.ray_rotation(intr.normalized((x1 + x2) / 2, (y1 + y2) / 2), np.eye(3))
+        np.testing.assert_allclose(p.rotation, ray @ f.rotation, atol=1e-12)
+        np.testing.assert_allclose(p.position, face_position(f, intr, 0.16))
+        np.testing.assert_allclose(p.angles, geometry.face_matrix_to_euler(p.rotation))
+    assert place_faces([], intr) == []
+    with pytest.raises(ValueError):  # stage types are frozen
+        placed[0].rotation[0, 0] = 2.0
+
+
+def test_camera_model_last_info_rectified_scaled_and_nominal() -> None:
+    cam = CameraModel(default_hfov_deg=90.0)
+    v = cam.view(640, 480)
+    assert v.intrinsics.nominal and v.source == "nominal 90 deg HFOV" and not cam.has_info
+    assert v.intrinsics.fx == pytest.approx(320.0)
+    cam.update(camera_info(640, 480, p_scale=0.5))
+    v = cam.view(640, 480)
+    assert cam.has_info and v.source == "camera_info K, D" and v.intrinsics.fx == 500.0
+    assert cam.view(640, 480) is v  # cached for the same info and size
+    v = cam.view(320, 240)  # binned stream, full-size calibration: scaled
+    assert v.scaled_from == (640, 480) and v.intrinsics.fx == 250.0
+    cam.configure(use_rectified=True, default_hfov_deg=90.0)
+    v = cam.view(640, 480)
+    assert v.source == "camera_info P (rectified)" and v.intrinsics.fx == 250.0
+    with pytest.raises(IntrinsicsError):  # refused: the previous calibration stays
+        cam.update(camera_info(640, 480, f=0.0, p_scale=0.0))
+    assert cam.view(640, 480).intrinsics.fx == 250.0
+    # A calibration whose P became unusable when use_rectified was switched on: nominal.
+    cam = CameraModel()
+    cam.update(camera_info(640, 480, p_scale=0.0))
+    cam.configure(use_rectified=True, default_hfov_deg=60.0)
+    v = cam.view(640, 480)
+    assert v.intrinsics.nominal and v.problem is not None and "P" in v.problem

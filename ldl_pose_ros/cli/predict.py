@@ -1,26 +1,22 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The ``ldl-pose`` command line: one entry point with subcommands.
-
-Adding a subcommand: write a module with ``register(subparsers)`` that adds its parser
-and sets ``func=<handler(args) -> int exit code>`` with ``parser.set_defaults``, and
-list the module in :data:`COMMAND_MODULES`.  Import heavy dependencies inside the
-handler, not at module level, so that ``ldl-pose --help`` stays fast.
-"""
+"""``ldl-pose predict``: head poses of the faces in image files, into a CSV."""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import importlib
 import os
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-#: Modules providing ``register(subparsers)``; a module that does not exist is skipped.
-COMMAND_MODULES: tuple[str, ...] = ("ldl_pose_ros.bag.cli",)
+from ldl_pose_ros.cli.common import EXIT_NOTHING_PROCESSED, EXIT_OK, error, warn
+
+if TYPE_CHECKING:
+    from ldl_pose_ros.core.faces import FacePrediction
 
 OUTPUT_COLUMNS = (
     "file",
@@ -38,10 +34,6 @@ OUTPUT_COLUMNS = (
     "roll_std",
 )
 BOXES_COLUMNS = ("file", "x1", "y1", "x2", "y2")
-
-EXIT_OK = 0
-EXIT_NOTHING_PROCESSED = 1
-EXIT_USAGE = 2
 
 _PREDICT_EPILOG = """\
 angles (degrees), in the 300W-LP / AFLW2000 convention:
@@ -68,20 +60,13 @@ exit status:
 """
 
 
-def _warn(msg: str) -> None:
-    print(f"ldl-pose: warning: {msg}", file=sys.stderr)
-
-
-def _error(msg: str) -> int:
-    print(f"ldl-pose: error: {msg}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 # --------------------------------------------------------------------------- predict
 
 
-def register_predict(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``predict`` subcommand."""
+    from ldl_pose_ros.core import detection as det  # light: constants and the interface
+
     p = subparsers.add_parser(
         "predict",
         help="estimate head poses in images and write a CSV",
@@ -113,22 +98,21 @@ def register_predict(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     p.add_argument(
         "--detector",
-        choices=("mediapipe", "yunet", "haar"),
-        default="mediapipe",
-        help="face detector (default: mediapipe BlazeFace)",
+        choices=det.BACKENDS,
+        default=det.DEFAULT_DETECTOR,
+        help="face detector (default: %(default)s)",
     )
     p.add_argument(
         "--detector-model",
         metavar="PATH",
         help="detector model file: the ONNX file for yunet, a cascade XML for haar",
     )
-    p.add_argument(
-        "--score-threshold", type=float, default=0.5, help="minimum detector score (0.5)"
-    )
-    p.add_argument("--max-faces", type=int, default=20, help="most faces per image (20)")
-    p.add_argument(
-        "--min-face-size", type=float, default=20, help="smallest face box side in pixels (20)"
-    )
+    p.add_argument("--score-threshold", type=float, default=det.DEFAULT_SCORE_THRESHOLD,
+                   help="minimum detector score (%(default)s)")
+    p.add_argument("--max-faces", type=int, default=det.DEFAULT_MAX_FACES,
+                   help="most faces per image (%(default)s)")
+    p.add_argument("--min-face-size", type=float, default=det.DEFAULT_MIN_FACE_SIZE,
+                   help="smallest face box side in pixels (%(default)s)")
     p.add_argument(
         "--annotate", metavar="DIR", help="also write annotated copies of the images to DIR"
     )
@@ -147,12 +131,12 @@ def _collect_images(paths: list[str]) -> tuple[list[Path], int]:
         if path.is_dir():
             found = list_images(path)
             if not found:
-                _warn(f"{raw}: folder contains no images")
+                warn(f"{raw}: folder contains no images")
             files.extend(found)
         elif path.exists():
             files.append(path)
         else:
-            _warn(f"{raw}: no such file or folder; skipped")
+            warn(f"{raw}: no such file or folder; skipped")
             missing += 1
     return files, missing
 
@@ -209,7 +193,7 @@ class BoxTable:
         if key is None:
             cands = self._by_base.get(image.name, set())
             if len(cands) > 1:
-                _warn(f"{s}: base name matches several --boxes entries ({sorted(cands)}); skipped")
+                warn(f"{s}: base name matches several --boxes entries ({sorted(cands)}); skipped")
                 return None
             key = next(iter(cands), None)
         if key is None:
@@ -232,12 +216,12 @@ def _annotated_path(folder: Path, image: Path, taken: set[str]) -> Path:
     return folder / name
 
 
-def _write_rows(writer: csv.writer, file: str, poses: list) -> None:
+def _write_rows(writer: csv._writer, file: str, poses: Sequence[FacePrediction]) -> None:
     for i, p in enumerate(poses):
         x1, y1, x2, y2 = (float(v) for v in p.box)
         writer.writerow(
             [file, i, f"{x1:.1f}", f"{y1:.1f}", f"{x2:.1f}", f"{y2:.1f}", f"{p.score:.4f}"]
-            + [f"{v:.3f}" for v in (p.yaw, p.pitch, p.roll, p.yaw_std, p.pitch_std, p.roll_std)]
+            + [f"{v:.3f}" for v in (*p.angles, *p.stds)]
         )
 
 
@@ -253,9 +237,9 @@ def run_predict(args: argparse.Namespace) -> int:
         try:
             table = BoxTable.read(args.boxes)
         except OSError as exc:
-            return _error(f"cannot read --boxes file {args.boxes}: {exc.strerror or exc}")
+            return error(f"cannot read --boxes file {args.boxes}: {exc.strerror or exc}")
         except ValueError as exc:
-            return _error(str(exc))
+            return error(str(exc))
 
     import cv2
 
@@ -275,7 +259,7 @@ def run_predict(args: argparse.Namespace) -> int:
             min_face_size=args.min_face_size,
         )
     except (ValueError, OSError, ImportError, RuntimeError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
 
     annotate_dir = Path(args.annotate) if args.annotate else None
     if annotate_dir is not None:
@@ -294,13 +278,13 @@ def run_predict(args: argparse.Namespace) -> int:
             if table is not None:
                 boxes = table.lookup(path)
                 if boxes is None:
-                    _warn(f"{path}: no boxes in {args.boxes}; no faces written")
+                    warn(f"{path}: no boxes in {args.boxes}; no faces written")
                     boxes = []
             try:
                 image = load_image(path)
                 poses = estimator.estimate(image, "bgr", boxes=boxes)
             except ImageError as exc:
-                _warn(f"{exc}; skipped")
+                warn(f"{exc}; skipped")
                 continue
             _write_rows(writer, str(path), poses)
             processed += 1
@@ -308,12 +292,12 @@ def run_predict(args: argparse.Namespace) -> int:
             if annotate_dir is not None:
                 target = _annotated_path(annotate_dir, path, taken)
                 if not cv2.imwrite(str(target), draw_poses(image, poses)):
-                    _warn(f"cannot write annotated image {target}")
+                    warn(f"cannot write annotated image {target}")
     _summary(sys.stderr, processed, len(files) + missing, faces, out_path)
     if table is not None:
         unused = sorted(set(table.rows) - table.used)
         if unused:
-            _warn(f"{len(unused)} file(s) in {args.boxes} matched no image, e.g. {unused[0]}")
+            warn(f"{len(unused)} file(s) in {args.boxes} matched no image, e.g. {unused[0]}")
     return EXIT_OK if processed else EXIT_NOTHING_PROCESSED
 
 
@@ -321,39 +305,3 @@ def _summary(stream: TextIO, processed: int, total: int, faces: int, out: Path) 
     skipped = total - processed
     extra = f", {skipped} skipped" if skipped else ""
     print(f"ldl-pose: {processed} image(s), {faces} face(s) -> {out}{extra}", file=stream)
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``ldl-pose`` parser with ``predict`` and every registered subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="ldl-pose",
-        description="Head pose (yaw, pitch, roll with uncertainty) of every face in images.",
-    )
-    from ldl_pose_ros import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_predict(subparsers)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue  # that subcommand is not part of this installation
-            raise
-        module.register(subparsers)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``ldl-pose``; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,335 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The node's parameters, as one ROS-free schema for every door.
+
+:class:`Params` groups them (model, detection, tracking, geometry, output,
+transport); each field carries its description, its range or choices and
+whether it is read-only, and its default is the constant of the core module
+that uses it.  :data:`PARAMETERS` lists them flat, as ROS sees them.
+
+* The node declares its ROS parameters from :data:`PARAMETERS`
+  (``ldl_pose_ros.ros.params``) and checks every start-up set and run-time
+  update with :meth:`Params.from_values`.
+* ``ldl-pose bag evaluate --params-file`` reads a node parameter file with
+  :meth:`Params.from_file`: what the node refuses, it refuses, with the same reason.
+* ``config/pose.yaml`` is the default set, written out (a test holds it to this
+  schema).
+
+Types are strict, as ROS parameters are: ``face_width_m: 1`` (an integer for a
+double parameter) is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, TypeVar, get_type_hints
+
+from ldl_pose_ros.core import tracking as _tracking
+from ldl_pose_ros.core.camera import DEFAULT_HFOV_DEG
+from ldl_pose_ros.core.detection import (
+    BACKENDS as DETECTORS,
+)
+from ldl_pose_ros.core.detection import (
+    DEFAULT_DETECTOR,
+    DEFAULT_MAX_FACES,
+    DEFAULT_MIN_FACE_SIZE,
+    DEFAULT_SCORE_THRESHOLD,
+)
+from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS
+from ldl_pose_ros.core.placement import DEFAULT_FACE_WIDTH_M, DEFAULT_REL_DEPTH_STD
+
+#: The node's name; parameter files may address it (``/ldl_pose_node``) or all nodes (``/**``).
+NODE_NAME = "ldl_pose_node"
+#: Default TF child frames of a face and its gaze: ``<prefix><track id>``.
+FACE_FRAME_PREFIX = "face_"
+GAZE_FRAME_PREFIX = "gaze_"
+NETWORK_BACKENDS = ("auto", "torch", "onnx")
+QOS_RELIABILITIES = ("best_effort", "reliable")
+
+ParamValue = bool | int | float | str
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+_FRAME_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+
+
+class ParamError(ValueError):
+    """A parameter value, or a combination of values, that the node refuses."""
+
+
+_V = TypeVar("_V", bool, int, float, str)
+
+
+def _p(default: _V, description: str, *, range: tuple[float, float] | None = None,
+       choices: tuple[str, ...] | None = None, read_only: bool = False) -> _V:
+    """A parameter field: its default and what ``ros2 param describe`` shows."""
+    meta = {"description": description, "range": range, "choices": choices,
+            "read_only": read_only}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The network (read-only: fixed for the node's life)."""
+
+    weights: str = _p("", "Checkpoint file; empty = the shipped default model.", read_only=True)
+    device: str = _p("auto", "Inference device: auto, cpu, cuda or cuda:N.", read_only=True)
+    backend: str = _p("auto", "Network backend: auto = onnx (ONNX Runtime) on CPU, torch "
+                      "(fp16) on CUDA.", choices=NETWORK_BACKENDS, read_only=True)
+    threads: int = _p(0, "CPU threads for the network and OpenCV; 0 = chosen for the machine "
+                      "(cores - 1, at most 4).", range=(0, 64), read_only=True)
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """The face detector (read-only) and its filters (run-time)."""
+
+    detector: str = _p(DEFAULT_DETECTOR, "Face detector backend.", choices=DETECTORS,
+                       read_only=True)
+    detector_model: str = _p("", "Model file of the yunet (ONNX) or haar (XML) detector.",
+                             read_only=True)
+    detector_tiles: int = _p(1, "mediapipe only: also detect on an n x n grid of tiles (small "
+                             "faces in large frames) at 1 + n*n times the cost.", range=(1, 4),
+                             read_only=True)
+    score_threshold: float = _p(DEFAULT_SCORE_THRESHOLD, "Minimum detector score.",
+                                range=(0.0, 1.0), read_only=True)
+    max_faces: int = _p(DEFAULT_MAX_FACES, "At most this many faces per frame (best scores "
+                        "first).", range=(1, 100))
+    min_face_size: int = _p(DEFAULT_MIN_FACE_SIZE, "Ignore faces whose shorter box side is "
+                            "below this (px).", range=(0, 4096))
+    max_image_megapixels: float = _p(DEFAULT_MAX_MEGAPIXELS, "Reject larger input images "
+                                     "(bad input).", range=(0.01, 500.0))
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """Face ids and One-Euro smoothing (changing any of them restarts the tracks)."""
+
+    tracking: bool = _p(True, "Stable face ids across frames; off: ids are per-frame indices.")
+    track_iou_threshold: float = _p(_tracking.DEFAULT_IOU_THRESHOLD, "Min box IoU to continue "
+                                    "a track.", range=(0.0, 1.0))
+    track_max_center_dist: float = _p(_tracking.DEFAULT_MAX_CENTER_DIST, "Or max centre "
+                                      "distance, in track box sizes.", range=(0.0, 10.0))
+    confirm_frames: int = _p(_tracking.DEFAULT_CONFIRM_FRAMES, "Frames before a new face is "
+                             "published.", range=(1, 100))
+    max_misses: int = _p(_tracking.DEFAULT_MAX_MISSES, "Frames without a match before a face "
+                         "is dropped.", range=(1, 1000))
+    smoothing: bool = _p(True, "One-Euro smoothing of rotation and position (needs tracking).")
+    rotation_min_cutoff: float = _p(_tracking.DEFAULT_ROTATION_MIN_CUTOFF, "One-Euro min "
+                                    "cutoff of the rotation (Hz).", range=(0.01, 100.0))
+    rotation_beta: float = _p(_tracking.DEFAULT_ROTATION_BETA, "One-Euro speed coefficient of "
+                              "the rotation (1/rad).", range=(0.0, 100.0))
+    position_min_cutoff: float = _p(_tracking.DEFAULT_POSITION_MIN_CUTOFF, "One-Euro min "
+                                    "cutoff of the position (Hz).", range=(0.01, 100.0))
+    position_beta: float = _p(_tracking.DEFAULT_POSITION_BETA, "One-Euro speed coefficient of "
+                              "the position (s/m).", range=(0.0, 100.0))
+    derivative_cutoff: float = _p(_tracking.DEFAULT_DERIVATIVE_CUTOFF, "One-Euro cutoff of the "
+                                  "speed estimate (Hz).", range=(0.01, 100.0))
+
+
+@dataclass(frozen=True)
+class GeometryParams:
+    """Placing faces in the camera frame."""
+
+    use_rectified: bool = _p(False, "Input is rectified: use camera_info P (no distortion) "
+                             "instead of K and D.")
+    ray_correction: bool = _p(True, "Rotate the predicted pose onto the camera ray through the "
+                              "face (the network sees a crop).")
+    face_width_m: float = _p(DEFAULT_FACE_WIDTH_M, "Nominal face width spanned by a detector "
+                             "box (m); sets the distance.", range=(0.05, 0.5))
+    default_hfov_deg: float = _p(DEFAULT_HFOV_DEG, "Horizontal field of view assumed without "
+                                 "camera_info.", range=(10.0, 170.0))
+    rel_depth_std: float = _p(DEFAULT_REL_DEPTH_STD, "Relative std of the distance "
+                              "(covariance model).", range=(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    """What is published, and how."""
+
+    publish_tf: bool = _p(True, "Broadcast face_<id> and gaze_<id> frames.")
+    publish_pose_array: bool = _p(True, "Publish head_poses.")
+    publish_covariance: bool = _p(True, "Publish primary_head_pose with covariance.")
+    publish_markers: bool = _p(True, "Publish markers.")
+    publish_annotated: bool = _p(True, "Publish image_annotated (only while subscribed).")
+    publish_unconfirmed: bool = _p(False, "Also publish faces not yet confirmed.")
+    face_frame_prefix: str = _p(FACE_FRAME_PREFIX, "TF child frame of a face: <prefix><id>.")
+    gaze_frame_prefix: str = _p(GAZE_FRAME_PREFIX, "TF child frame of a gaze: <prefix><id>.")
+    marker_lifetime_s: float = _p(0.5, "Lifetime of the markers (s).", range=(0.01, 60.0))
+    arrow_length_m: float = _p(0.25, "Length of the gaze arrow (m).", range=(0.01, 5.0))
+
+
+@dataclass(frozen=True)
+class TransportParams:
+    """Subscriptions and diagnostics (read-only)."""
+
+    use_compressed: bool = _p(False, "Subscribe to image/compressed instead of image.",
+                              read_only=True)
+    qos_reliability: str = _p("best_effort", "Input QoS reliability.",
+                              choices=QOS_RELIABILITIES, read_only=True)
+    qos_depth: int = _p(1, "Input QoS history depth.", range=(1, 100), read_only=True)
+    diagnostics_period_s: float = _p(1.0, "Period of /diagnostics.", range=(0.05, 60.0),
+                                     read_only=True)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter as ROS sees it: name, group, type, default and constraints."""
+
+    name: str
+    group: str
+    type: type
+    default: ParamValue
+    description: str
+    read_only: bool = False
+    range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+
+    def check(self, value: object) -> ParamValue:
+        """``value`` if it has this parameter's type and fits its range or choices."""
+        if not _has_type(value, self.type):
+            raise ParamError(f"{self.name} must be {_TYPE_NAMES[self.type]}, got "
+                             f"{type(value).__name__} {value!r}")
+        assert isinstance(value, bool | int | float | str)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamError(f"{self.name} must be finite, got {value}")
+        if self.choices is not None and value not in self.choices:
+            raise ParamError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
+        if self.range is not None:
+            lo, hi = self.range
+            assert isinstance(value, int | float)
+            if not lo <= value <= hi:
+                raise ParamError(f"{self.name} must be in [{lo:g}, {hi:g}], got {value}")
+        return value
+
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a floating-point number "
+               "(write 1.0, not 1)", str: "a string"}
+
+
+def _has_type(value: object, kind: type) -> bool:
+    if kind is int or kind is float:  # bool is an int in Python, not in ROS
+        return type(value) is kind
+    return isinstance(value, kind)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every parameter of the node, grouped; frozen and always valid."""
+
+    model: ModelParams = field(default_factory=ModelParams)
+    detection: DetectionParams = field(default_factory=DetectionParams)
+    tracking: TrackingParams = field(default_factory=TrackingParams)
+    geometry: GeometryParams = field(default_factory=GeometryParams)
+    output: OutputParams = field(default_factory=OutputParams)
+    transport: TransportParams = field(default_factory=TransportParams)
+
+    GROUPS: ClassVar[tuple[str, ...]] = ("model", "detection", "tracking", "geometry",
+                                         "output", "transport")
+
+    def __post_init__(self) -> None:
+        _check_all(self.values())
+
+    def values(self) -> dict[str, ParamValue]:
+        """All parameters by their ROS name."""
+        out: dict[str, ParamValue] = {}
+        for group in self.GROUPS:
+            out.update(dataclasses.asdict(getattr(self, group)))
+        return out
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object], base: Params | None = None) -> Params:
+        """``base`` (default: the defaults) with ``values`` (ROS names) applied.
+
+        Raises :class:`ParamError` naming the first value or rule the node refuses;
+        unknown names are refused.
+        """
+        unknown = sorted(set(values) - set(SPECS))
+        if unknown:
+            raise ParamError(f"unknown parameter(s): {', '.join(unknown)}")
+        merged = dict((base or DEFAULTS).values())
+        for name, value in values.items():
+            merged[name] = SPECS[name].check(value)
+        groups = {g: _GROUP_CLASSES[g](**{s.name: merged[s.name] for s in PARAMETERS
+                                         if s.group == g}) for g in cls.GROUPS}
+        return cls(**groups)
+
+    def replace(self, **values: object) -> Params:
+        """A copy with ``values`` (ROS names) applied and checked."""
+        return Params.from_values(values, self)
+
+    @classmethod
+    def from_file(cls, path: str | Path, node_name: str = NODE_NAME
+                  ) -> tuple[Params, list[str]]:
+        """Read a node parameter file; returns the parameters and warnings.
+
+        Sections ``/**``, ``<node_name>``, ``/<node_name>`` and ``/**/<node_name>`` apply,
+        in that order.  Parameters the node does not have are ignored with a warning,
+        as the node ignores them; a value the node refuses raises :class:`ParamError`.
+        Raises ``OSError`` for an unreadable file.
+        """
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            try:
+                doc = yaml.safe_load(f) or {}
+            except yaml.YAMLError as exc:
+                raise ParamError(f"{path} is not valid YAML: {exc}") from exc
+        values: dict[str, object] = {}
+        for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
+            section = doc.get(key) if isinstance(doc, dict) else None
+            if isinstance(section, dict):
+                values.update(section.get("ros__parameters") or {})
+        unknown = sorted(set(values) - set(SPECS))
+        warnings = [f"{path}: parameter {name!r} is not one of the node's; ignored"
+                    for name in unknown]
+        known = {k: v for k, v in values.items() if k in SPECS}
+        return cls.from_values(known), warnings
+
+
+_GROUP_CLASSES: dict[str, type] = {
+    "model": ModelParams, "detection": DetectionParams, "tracking": TrackingParams,
+    "geometry": GeometryParams, "output": OutputParams, "transport": TransportParams,
+}
+
+
+def _specs() -> tuple[ParamSpec, ...]:
+    out = []
+    for group in Params.GROUPS:
+        cls = _GROUP_CLASSES[group]
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            m = f.metadata
+            out.append(ParamSpec(f.name, group, hints[f.name], f.default, m["description"],
+                                 m["read_only"], m["range"], m["choices"]))
+    return tuple(out)
+
+
+def _check_all(values: Mapping[str, ParamValue]) -> None:
+    """Each value against its spec, then the rules that tie values together."""
+    for spec in PARAMETERS:
+        spec.check(values[spec.name])
+    if not _DEVICE_RE.match(str(values["device"])):
+        raise ParamError(f"device must be auto, cpu, cuda or cuda:N, got {values['device']!r}")
+    for key in ("face_frame_prefix", "gaze_frame_prefix"):
+        if not _FRAME_PREFIX_RE.match(str(values[key])):
+            raise ParamError(
+                f"{key} must be a non-empty TF frame name prefix (letters, digits, _ . / -, not "
+                f"starting with '/'), got {values[key]!r}"
+            )
+    if values["face_frame_prefix"] == values["gaze_frame_prefix"]:
+        raise ParamError("face_frame_prefix and gaze_frame_prefix must differ")
+    if values["detector"] == "yunet" and not values["detector_model"]:
+        raise ParamError("detector yunet needs detector_model (a YuNet ONNX file)")
+    if values["detector"] == "mediapipe" and values["detector_model"]:
+        raise ParamError("detector mediapipe takes no detector_model (its model ships inside)")
+
+
+#: Every parameter, in declaration order (groups as in :class:`Params`).
+PARAMETERS: tuple[ParamSpec, ...] = _specs()
+SPECS: dict[str, ParamSpec] = {s.name: s for s in PARAMETERS}
+#: The defaults (``config/pose.yaml``).
+DEFAULTS = Params()
