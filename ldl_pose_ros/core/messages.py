@@ -87,39 +87,41 @@ class MessageBuilder(ABC):
         s = msg_header.stamp
         return self.header(s.sec, s.nanosec, msg_header.frame_id)
 
-    def quaternion(self, rotation: np.ndarray) -> Message:
-        """``geometry_msgs/Quaternion`` of a 3x3 rotation (w >= 0)."""
-        x, y, z, w = (float(v) for v in geometry.matrix_to_quaternion(rotation))
-        return self.new("geometry_msgs/msg/Quaternion", x=x, y=y, z=z, w=w)
+    def quaternions(self, rotations: Sequence[np.ndarray]) -> list[Message]:
+        """``geometry_msgs/Quaternion`` (w >= 0) of each 3x3 rotation, converted in one step."""
+        if not len(rotations):
+            return []
+        quats = geometry.matrix_to_quaternion(np.stack(rotations)).tolist()
+        return [self.new("geometry_msgs/msg/Quaternion", x=x, y=y, z=z, w=w)
+                for x, y, z, w in quats]
 
     def _xyz(self, msgtype: str, v: np.ndarray) -> Message:
         x, y, z = (float(c) for c in np.asarray(v, dtype=np.float64).reshape(3))
         return self.new(msgtype, x=x, y=y, z=z)
 
-    def pose(self, position: np.ndarray, rotation: np.ndarray) -> Message:
-        """``geometry_msgs/Pose`` from a position (m) and a 3x3 rotation."""
+    def pose(self, position: np.ndarray, rotation: np.ndarray,
+             orientation: Message | None = None) -> Message:
+        """``geometry_msgs/Pose`` from a position (m) and a 3x3 rotation (or its quaternion)."""
         return self.new("geometry_msgs/msg/Pose",
                         position=self._xyz("geometry_msgs/msg/Point", position),
-                        orientation=self.quaternion(rotation))
+                        orientation=orientation or self.quaternions([rotation])[0])
 
     # -- what a frame publishes ---------------------------------------------------------
 
     def pose_array(self, header: Message, tracks: Sequence[FaceTrack]) -> Message:
         """``geometry_msgs/PoseArray`` of the tracks' smoothed poses (REP-155 face frames)."""
-        return self.new("geometry_msgs/msg/PoseArray", header=header,
-                        poses=[self.pose(t.position, t.rotation) for t in tracks])
-
-    def transform(self, header: Message, frame: ChildFrame) -> Message:
-        """``geometry_msgs/TransformStamped`` of one child frame in the header's frame."""
-        tr = self.new("geometry_msgs/msg/Transform",
-                      translation=self._xyz("geometry_msgs/msg/Vector3", frame.translation),
-                      rotation=self.quaternion(frame.rotation))
-        return self.new("geometry_msgs/msg/TransformStamped", header=header,
-                        child_frame_id=frame.child_frame_id, transform=tr)
+        quats = self.quaternions([t.rotation for t in tracks])
+        return self.new("geometry_msgs/msg/PoseArray", header=header, poses=[
+            self.pose(t.position, t.rotation, q) for t, q in zip(tracks, quats, strict=True)])
 
     def transforms(self, header: Message, frames: Sequence[ChildFrame]) -> list[Message]:
-        """One ``TransformStamped`` per child frame."""
-        return [self.transform(header, f) for f in frames]
+        """``geometry_msgs/TransformStamped`` of each child frame in the header's frame."""
+        quats = self.quaternions([f.rotation for f in frames])
+        return [self.new("geometry_msgs/msg/TransformStamped", header=header,
+                         child_frame_id=f.child_frame_id,
+                         transform=self.new("geometry_msgs/msg/Transform", translation=self._xyz(
+                             "geometry_msgs/msg/Vector3", f.translation), rotation=q))
+                for f, q in zip(frames, quats, strict=True)]
 
     def tf_message(self, header: Message, frames: Sequence[ChildFrame]) -> Message:
         """``tf2_msgs/TFMessage`` of the child frames."""

@@ -51,7 +51,13 @@ class RclpyMessages(MessageBuilder):
             pkg, kind, name = msgtype.split("/")
             cls = self._classes[msgtype] = getattr(importlib.import_module(f"{pkg}.{kind}"),
                                                    name)
-        return cls(**fields)
+        # Set uint8[] arrays after construction: the setter takes an array.array as it is,
+        # the constructor would copy it element by element.
+        arrays = {k: v for k, v in fields.items() if isinstance(v, array.array)}
+        msg = cls(**{k: v for k, v in fields.items() if k not in arrays})
+        for k, v in arrays.items():
+            setattr(msg, k, v)
+        return msg
 
     def byte_array(self, data: bytes | np.ndarray) -> array.array[int]:
         """``uint8[]`` as ``array.array('B')`` (one copy)."""
