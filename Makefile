@@ -1,6 +1,6 @@
 # ldl_pose_ros: the README's commands.
 #   make demo   run the main job on the built-in default (shipped model + demo input)
-#   make test   lint + the whole test suite
+#   make test   lint (ruff, mypy over ldl_pose_ros/) + the whole test suite
 #   make bench  benchmark (BENCH_ARGS=--quick for a short run); installs requirements/bench.txt
 # Both create the virtual environment on first use (scripts/setup_env.sh).
 
@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -40,6 +40,7 @@ from ldl_pose_ros.bag import make_demo
 if TYPE_CHECKING:
     from ldl_pose_ros.bag.evaluate import Summary
     from ldl_pose_ros.bag.records import FrameRecord
+    from ldl_pose_ros.core.messages import Message
 
 NODE_START_TIMEOUT_S = 60.0
 
@@ -58,7 +59,7 @@ def contact_sheet(recording: Path, frames: Sequence[FrameRecord], out: Path, til
         topics = [t.name for t in bag.topics_of_type(io.IMAGE) if "annotated" in t.name]
         if not topics:
             return None
-        images: dict[int, np.ndarray] = {}
+        images: dict[int, Message] = {}
         for m in bag.messages(topics):
             msg = io.deserialize(m.data, m.msgtype)
             images[io.stamp_key(msg.header.stamp)] = msg

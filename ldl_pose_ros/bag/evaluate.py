@@ -101,7 +101,9 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
         gt_topic = None
         if gt is not None:
             if not opts.gt_frame:
-                gt_topic = io.detect_gt_topic(bag, opts.gt_topic).name
+                topic = io.detect_gt_topic(bag, opts.gt_topic)
+                assert topic is not None  # the ground truth came from it
+                gt_topic = topic.name
             check_reachable(bag, image.name, gt, opts)
         out.mkdir(parents=True, exist_ok=True)
         recorded: dict[str, object] | None = None
@@ -200,7 +202,9 @@ def summarize(frames: list[FrameRecord], with_gt: bool) -> Summary:
     duration = (frames[-1].log_time_ns - frames[0].log_time_ns) * 1e-9 if len(frames) > 1 else 0
     s["bag_rate_hz"] = (len(frames) - 1) / duration if duration > 0 else None
     if with_gt:
-        m = angle_metrics([f.faces[f.match].R for f in matched], [f.gt.R for f in matched])
+        pairs = [(f.faces[f.match].R, f.gt.R) for f in matched
+                 if f.match is not None and f.gt is not None]
+        m = angle_metrics([p for p, _ in pairs], [t for _, t in pairs])
         s.update({
             "frames_with_gt": sum(f.gt is not None for f in frames),
             "frames_scored": len(scored),

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from ldl_pose_ros.core import geometry
 
@@ -64,7 +65,7 @@ class Pose:
         return Pose(np.eye(3), np.zeros(3))
 
     @staticmethod
-    def from_quaternion(t: Sequence[float], q: Sequence[float]) -> Pose:
+    def from_quaternion(t: npt.ArrayLike, q: npt.ArrayLike) -> Pose:
         """From a translation and a quaternion ``(x, y, z, w)``."""
         return Pose(geometry.quaternion_to_matrix(np.asarray(q, dtype=np.float64)),
                     np.asarray(t, dtype=np.float64).reshape(3))

@@ -65,9 +65,9 @@ def read_ground_truth(bag: io.BagReader, opts: EvaluateOptions, warnings: list[s
             warnings.append(f"ground truth: {exc}; using the transforms before it")
         gt_frame = opts.gt_frame.lstrip("/")
         if gt_frame not in buf.frames():
-            frames = ", ".join(sorted(buf.frames())) or "none"
+            known = ", ".join(sorted(buf.frames())) or "none"
             raise io.BagError(f"--gt-frame {opts.gt_frame}: no such TF frame in the bag "
-                              f"(frames: {frames})")
+                              f"(frames: {known})")
         root = buf.root(gt_frame)
 
         def tf_lookup(stamp_s: float, camera_frame: str) -> tuple[Pose | None, str]:
@@ -165,6 +165,7 @@ def attach_ground_truth(frames: list[FrameRecord], gt: GroundTruthSource,
                 if p is None or not f.faces:
                     continue
                 k = match_face(f.faces, None)
+                assert k is not None  # faces without a true position: the nearest one
                 face = f.faces[k]
                 pos = face.position if face.position is not None else np.zeros(3)
                 pred.append(Pose(face.R, pos))

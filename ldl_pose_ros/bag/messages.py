@@ -10,6 +10,8 @@ and read back (:func:`pose_to_arrays`, :func:`transform_to_arrays`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ldl_pose_ros.bag.io import CAMERA_INFO, POSE_STAMPED, typestore
@@ -21,7 +23,8 @@ class TypestoreMessages(MessageBuilder):
 
     def new(self, msgtype: str, **fields: object) -> Message:
         """A typestore message of ``msgtype``."""
-        return typestore().types[msgtype](**fields)
+        cls: Callable[..., Message] = typestore().types[msgtype]
+        return cls(**fields)
 
     def byte_array(self, data: bytes | np.ndarray) -> np.ndarray:
         """``uint8[]`` fields are numpy arrays in the typestore."""

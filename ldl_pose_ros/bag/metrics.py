@@ -26,9 +26,8 @@ what is specific to recordings lives here:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -75,11 +74,13 @@ def match_face(faces: Sequence[PredFace], true_position: np.ndarray | None,
     """Index of the face matching the ground-truth head, or None (see module docstring)."""
     if not faces:
         return None
-    known = true_position is not None and float(np.linalg.norm(true_position)) > 1e-9
-    if not known or any(f.position is None for f in faces):
-        zs = [f.position[2] if f.position is not None else math.inf for f in faces]
+    positions = [f.position for f in faces]
+    known = [p for p in positions if p is not None]
+    if true_position is None or float(np.linalg.norm(true_position)) <= 1e-9 \
+            or len(known) < len(positions):
+        zs = [p[2] if p is not None else math.inf for p in positions]
         return int(np.argmin(zs))
-    angles = [ray_angle_deg(f.position, true_position) for f in faces]
+    angles = [ray_angle_deg(p, true_position) for p in known]
     best = int(np.argmin(angles))
     return best if angles[best] <= max_deg else None
 
@@ -112,7 +113,9 @@ def simulate_node_latency(arrivals_s: Sequence[float], processing_ms: Sequence[f
     pending: int | None = None
 
     def run(i: int, start: float) -> float:
-        end = start + float(processing_ms[i]) / 1e3
+        ms = processing_ms[i]
+        assert ms is not None
+        end = start + ms / 1e3
         lat[i] = (end - arrivals_s[i]) * 1e3
         return end
 
@@ -134,7 +137,7 @@ def simulate_node_latency(arrivals_s: Sequence[float], processing_ms: Sequence[f
     return lat, dropped
 
 
-def _stats(values: Sequence[float]) -> dict[str, float]:
+def _stats(values: Iterable[float]) -> dict[str, float]:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
     if v.size == 0:
         return {"mean": math.nan, "median": math.nan, "p95": math.nan, "max": math.nan}
@@ -143,7 +146,7 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
 
 
 def angle_metrics(pred_R: Sequence[np.ndarray], true_R: Sequence[np.ndarray]
-                  ) -> dict[str, Any]:
+                  ) -> dict[str, dict[str, float]]:
     """MAE per angle (wrapped) and geodesic error statistics for matched pairs."""
     if not pred_R:
         nan = math.nan

@@ -26,11 +26,15 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, SupportsFloat
 
 import numpy as np
 
 from ldl_pose_ros.core import geometry
+
+if TYPE_CHECKING:
+    from ldl_pose_ros.bag.metrics import PredFace
+    from ldl_pose_ros.bag.records import FrameRecord, Summary
 
 FRAME_COLUMNS = (
     "frame", "stamp", "log_time", "frame_id", "status", "faces", "gt", "matched", "track_id",
@@ -54,13 +58,15 @@ METRICS_COLUMNS = (
 )
 
 
-def _num(v: Any, digits: int = 3) -> str:
+def _num(v: object, digits: int = 3) -> str:
     if v is None:
         return ""
     if isinstance(v, bool):
         return str(int(v))
     if isinstance(v, int | np.integer):
         return str(int(v))
+    if not isinstance(v, SupportsFloat):
+        return str(v)
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -79,14 +85,14 @@ def _wrap(d: np.ndarray) -> np.ndarray:
     return (np.asarray(d) + 180.0) % 360.0 - 180.0
 
 
-def primary_face(frame: Any) -> Any | None:
+def primary_face(frame: FrameRecord) -> PredFace | None:
     """The matched face, else the first (lowest id) face, else None."""
     if frame.match is not None:
         return frame.faces[frame.match]
     return frame.faces[0] if frame.faces else None
 
 
-def write_frames_csv(path: Path, frames: Sequence[Any]) -> None:
+def write_frames_csv(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Write ``frames.csv``."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -95,9 +101,11 @@ def write_frames_csv(path: Path, frames: Sequence[Any]) -> None:
             face = primary_face(fr)
             ang = face.angles if face is not None else None
             true = geometry.face_matrix_to_euler(fr.gt.R) if fr.gt is not None else None
-            err = _wrap(ang - true) if ang is not None and true is not None and \
-                fr.match is not None else None
-            geo = (float(geometry.geodesic_deg(face.R, fr.gt.R)) if err is not None else None)
+            geo = err = None
+            if face is not None and fr.gt is not None and ang is not None and true is not None \
+                    and fr.match is not None:
+                err = _wrap(ang - true)
+                geo = float(geometry.geodesic_deg(face.R, fr.gt.R))
             stds = face.stds if face is not None and face.stds is not None else [None] * 3
             w.writerow([
                 fr.index, _seconds(fr.stamp_ns), _seconds(fr.log_time_ns),
@@ -113,7 +121,7 @@ def write_frames_csv(path: Path, frames: Sequence[Any]) -> None:
             ])
 
 
-def write_faces_csv(path: Path, frames: Sequence[Any]) -> None:
+def write_faces_csv(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Write ``faces.csv``."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -135,7 +143,7 @@ def write_faces_csv(path: Path, frames: Sequence[Any]) -> None:
                 ])
 
 
-def metrics_row(s: dict[str, Any]) -> dict[str, Any]:
+def metrics_row(s: Summary) -> dict[str, object]:
     """The summary flattened to :data:`METRICS_COLUMNS`."""
     mae = s.get("mae") or {}
     geo = s.get("geodesic") or {}
@@ -154,7 +162,7 @@ def metrics_row(s: dict[str, Any]) -> dict[str, Any]:
     return {k: flat.get(k) for k in METRICS_COLUMNS}
 
 
-def write_metrics(out: Path, summary: dict[str, Any]) -> tuple[Path, Path]:
+def write_metrics(out: Path, summary: Summary) -> tuple[Path, Path]:
     """Write ``metrics.csv`` and ``metrics.json``."""
     row = metrics_row(summary)
     csv_path, json_path = out / "metrics.csv", out / "metrics.json"
@@ -167,7 +175,7 @@ def write_metrics(out: Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     return csv_path, json_path
 
 
-def _json_default(o: Any) -> Any:
+def _json_default(o: object) -> object:
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, np.generic):
@@ -177,13 +185,13 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _f(v: Any, digits: int = 2, pct: bool = False) -> str:
+def _f(v: float | None, digits: int = 2, pct: bool = False) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     return f"{100 * v:.1f} %" if pct else f"{v:.{digits}f}"
 
 
-def markdown(summary: dict[str, Any], paths: dict[str, Path]) -> str:
+def markdown(summary: Summary, paths: dict[str, Path]) -> str:
     """The Markdown report."""
     s = summary
     lines = [f"# Head-pose evaluation of `{Path(s['bag']).name}`", ""]
@@ -273,7 +281,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 # ---------------------------------------------------------------- plots
 
 
-def plot_angles(path: Path, frames: Sequence[Any]) -> None:
+def plot_angles(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Yaw, pitch and roll over time: ground truth (line) and published faces (dots)."""
     import matplotlib
 
@@ -285,7 +293,7 @@ def plot_angles(path: Path, frames: Sequence[Any]) -> None:
     cmap = plt.get_cmap("tab10")
     gt_t = [(f.stamp_ns - t0) * 1e-9 for f in frames if f.gt is not None]
     gt_a = np.array([geometry.face_matrix_to_euler(f.gt.R) for f in frames if f.gt is not None])
-    tracks: dict[Any, list[tuple[float, np.ndarray, bool]]] = {}
+    tracks: dict[int | None, list[tuple[float, np.ndarray, bool]]] = {}
     for f in frames:
         for k, face in enumerate(f.faces):
             tracks.setdefault(face.track_id, []).append(
@@ -309,7 +317,7 @@ def plot_angles(path: Path, frames: Sequence[Any]) -> None:
     plt.close(fig)
 
 
-def plot_latency(path: Path, frames: Sequence[Any]) -> None:
+def plot_latency(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Per-frame processing time and latency over time."""
     import matplotlib
 
@@ -335,7 +343,8 @@ def plot_latency(path: Path, frames: Sequence[Any]) -> None:
     plt.close(fig)
 
 
-def write_all(out: Path, frames: Sequence[Any], summary: dict[str, Any]) -> dict[str, Path]:
+def write_all(out: Path, frames: Sequence[FrameRecord], summary: Summary
+              ) -> dict[str, Path]:
     """Write every report file into ``out``; returns their paths by kind."""
     from ldl_pose_ros.core.evaluation import save_plots
 
@@ -351,11 +360,12 @@ def write_all(out: Path, frames: Sequence[Any], summary: dict[str, Any]) -> dict
     if any(f.processing_ms is not None or f.latency_ms is not None for f in frames):
         paths["latency_png"] = out / "latency.png"
         plot_latency(paths["latency_png"], frames)
-    matched = [f for f in frames if f.match is not None and f.in_metrics]
+    matched = [(f.faces[f.match], f.gt) for f in frames
+               if f.match is not None and f.gt is not None and f.in_metrics]
     if matched:
-        pred = np.array([f.faces[f.match].angles for f in matched])
-        true = np.array([geometry.face_matrix_to_euler(f.gt.R) for f in matched])
-        stds = [f.faces[f.match].stds for f in matched]
+        pred = np.array([face.angles for face, _ in matched])
+        true = np.array([geometry.face_matrix_to_euler(gt.R) for _, gt in matched])
+        stds = [face.stds for face, _ in matched]
         std = np.array(stds) if all(s is not None for s in stds) else None
         for p in save_plots(out, pred, true, std=std, title="(published vs true)"):
             paths[p.stem + "_png"] = p

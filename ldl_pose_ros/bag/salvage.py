@@ -61,9 +61,9 @@ def _decompress(data: bytes, compression: str, size: int) -> bytes:
         return decompress(data)
     if compression == "zstd":
         try:
-            from compression import zstd  # type: ignore[import-not-found]
+            from compression import zstd
         except ImportError:
-            from backports import zstd  # type: ignore[import-not-found,no-redef]
+            from backports import zstd  # Python < 3.14
         return zstd.decompress(data)
     raise ValueError(f"unsupported chunk compression {compression!r}")
 
@@ -197,7 +197,8 @@ class SqliteSalvage:
                 f.write(struct.pack(">I", (counter + 1) & 0xFFFFFFFF))
                 page = struct.unpack_from(">H", head, 16)[0] or 65536
                 f.truncate(copy.stat().st_size // page * page)
-            self._con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+            self._con: sqlite3.Connection | None = sqlite3.connect(f"file:{copy}?mode=ro",
+                                                                   uri=True)
             rows = self._con.execute("SELECT id, name, type FROM topics").fetchall()
         except BagError:
             self.close()
@@ -220,6 +221,8 @@ class SqliteSalvage:
         last = None
         query = ("SELECT topic_id, timestamp, data FROM messages WHERE topic_id IN "
                  f"({','.join(str(i) for i in ids)}) ORDER BY id")
+        if self._con is None:
+            raise BagReadError(f"{self.path.name}: closed", None)
         try:
             for tid, t, data in self._con.execute(query):
                 name, msgtype = self.topic_rows[int(tid)]

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 from ldl_pose_ros.cli.common import EXIT_NOTHING_PROCESSED, EXIT_OK, error, warn
 
 if TYPE_CHECKING:
+    import _csv
+
     from ldl_pose_ros.core.faces import FacePrediction
 
 OUTPUT_COLUMNS = (
@@ -216,7 +218,7 @@ def _annotated_path(folder: Path, image: Path, taken: set[str]) -> Path:
     return folder / name
 
 
-def _write_rows(writer: csv._writer, file: str, poses: Sequence[FacePrediction]) -> None:
+def _write_rows(writer: _csv.Writer, file: str, poses: Sequence[FacePrediction]) -> None:
     for i, p in enumerate(poses):
         x1, y1, x2, y2 = (float(v) for v in p.box)
         writer.writerow(

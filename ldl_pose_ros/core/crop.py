@@ -15,20 +15,27 @@ Network input: RGB, scaled to [0, 1], ``(x - mean) / std``, NCHW float32.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
 
-def _scale_shift(cfg_or_params: Any) -> tuple[float, float]:
-    if hasattr(cfg_or_params, "crop_scale"):
-        return float(cfg_or_params.crop_scale), float(cfg_or_params.crop_shift_y)
-    scale, shift_y = cfg_or_params
-    return float(scale), float(shift_y)
+    from ldl_pose_ros.model.config import ModelConfig
 
 
-def crop_boxes(boxes: np.ndarray, cfg_or_params: Any) -> np.ndarray:
+def _scale_shift(cfg_or_params: ModelConfig | Sequence[float]) -> tuple[float, float]:
+    if isinstance(cfg_or_params, Sequence):  # a (scale, shift_y) pair
+        scale, shift_y = cfg_or_params
+        return float(scale), float(shift_y)
+    return float(cfg_or_params.crop_scale), float(cfg_or_params.crop_shift_y)
+
+
+def crop_boxes(boxes: np.ndarray, cfg_or_params: ModelConfig | Sequence[float]
+               ) -> np.ndarray:
     """Square crop boxes for face boxes.
 
     Args:
@@ -145,14 +152,14 @@ def to_network_input(
 
 
 def crop_faces_torch(
-    image: Any,
+    image: torch.Tensor,
     boxes: np.ndarray,
     size: int,
     scale: float,
     shift_y: float,
     mean: tuple[float, float, float] | np.ndarray,
     std: tuple[float, float, float] | np.ndarray,
-) -> Any:
+) -> torch.Tensor:
     """Crops and network input made with torch on the image's device (e.g. the GPU).
 
     The same crop boxes and sampling positions as :func:`crop_faces` followed by
@@ -211,7 +218,7 @@ def crop_faces_torch(
     return out.sub_(m).mul_(inv.view(1, 3, 1, 1))
 
 
-def prepare_batch(image_rgb: np.ndarray, boxes: np.ndarray, cfg: Any) -> np.ndarray:
+def prepare_batch(image_rgb: np.ndarray, boxes: np.ndarray, cfg: ModelConfig) -> np.ndarray:
     """Crop and normalise faces for a model: ``(N, 3, S, S)`` float32 network input.
 
     Uses ``cfg.input_size``, ``cfg.crop_scale``, ``cfg.crop_shift_y``, ``cfg.mean``

@@ -223,7 +223,10 @@ def compressed_to_array(
         )
     if any(k in fmt for k in ("16uc", "mono16", "32fc")):
         raise _unsupported(msg.format)
-    data = memoryview(msg.data).cast("B") if len(msg.data) else memoryview(b"")
+    raw = msg.data
+    if isinstance(raw, np.ndarray):
+        raw = np.ascontiguousarray(raw, dtype=np.uint8).reshape(-1).data
+    data = memoryview(raw).cast("B") if len(raw) else memoryview(b"")
     if len(data) == 0:
         raise InputError("compressed image has no data", "size")
     size = _peek_compressed_size(data)

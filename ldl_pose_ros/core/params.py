@@ -302,8 +302,9 @@ def _specs() -> tuple[ParamSpec, ...]:
         cls = _GROUP_CLASSES[group]
         hints = get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            m = f.metadata
-            out.append(ParamSpec(f.name, group, hints[f.name], f.default, m["description"],
+            m, default = f.metadata, f.default
+            assert isinstance(default, bool | int | float | str), f.name
+            out.append(ParamSpec(f.name, group, hints[f.name], default, m["description"],
                                  m["read_only"], m["range"], m["choices"]))
     return tuple(out)
 

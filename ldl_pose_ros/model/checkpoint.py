@@ -76,7 +76,7 @@ def _content_digest(config_json: str, state: dict[str, torch.Tensor]) -> str:
     for name in sorted(state):
         t = state[name].detach().cpu().contiguous().reshape(-1)
         h.update(f"\0{name}\0{t.dtype}\0{tuple(state[name].shape)}\0".encode())
-        h.update(t.view(torch.uint8).numpy())
+        h.update(t.view(torch.uint8).numpy().data)
     return h.hexdigest()
 
 

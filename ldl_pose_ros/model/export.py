@@ -49,14 +49,14 @@ def verify_onnx(
     from ldl_pose_ros.model.checkpoint import load_checkpoint
     from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
 
-    recorded = onnx_weights_sha256(onnx_path)
+    recorded = onnx_weights_sha256(Path(onnx_path))
     actual = file_sha256(Path(weights))
     if recorded != actual:
         raise ValueError(
             f"{onnx_path} records checkpoint hash {recorded}, but {weights} has {actual}: "
             "re-run `python -m ldl_pose_ros.model.export`"
         )
-    model, cfg = load_checkpoint(weights, "cpu")
+    model, cfg = load_checkpoint(Path(weights), "cpu")
     s = cfg.input_size
     x = np.random.default_rng(0).standard_normal((batch, 3, s, s)).astype(np.float32)
     with torch.inference_mode():

@@ -35,6 +35,8 @@ class LDLMultiLoss(nn.Module):
     weight are still reported but not back-propagated.
     """
 
+    centers: torch.Tensor  # bin centres (a buffer, follows the module's device)
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg

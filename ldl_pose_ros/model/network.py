@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -19,15 +21,18 @@ class LDLHeadPoseNet(nn.Module):
     (yaw, pitch, roll); ``x`` is ``(B, 3, S, S)`` preprocessed as in ``cfg``.
     """
 
+    centers: torch.Tensor  # bin centres (a buffer, follows the module's device)
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.backbone = build_backbone(cfg.backbone, cfg.width_mult)
-        feat = self.backbone.out_features
-        self.heads = nn.ModuleList([nn.Linear(feat, cfg.num_bins) for _ in range(3)])
-        for head in self.heads:
+        feat = cast(int, self.backbone.out_features)  # set by every backbone
+        heads = [nn.Linear(feat, cfg.num_bins) for _ in range(3)]
+        for head in heads:
             nn.init.normal_(head.weight, 0.0, 0.01)
             nn.init.zeros_(head.bias)
+        self.heads = nn.ModuleList(heads)
         self.register_buffer("centers", bin_centers(cfg), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -170,7 +170,8 @@ class PoseNetRunner:
             model = model.to(self.device)
             if self._half:
                 torch.backends.cudnn.benchmark = True
-                model = model.half().to(memory_format=torch.channels_last)
+                # (Module.to takes memory_format; torch's stubs do not list it.)
+                model = model.half().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self._model = model.eval()
         else:
             import onnxruntime as ort
@@ -297,7 +298,8 @@ class PoseNetRunner:
         previous = self.device
         if self.backend == "torch":
             assert self._model is not None
-            self._model = self._model.float().to("cpu", memory_format=torch.contiguous_format)
+            self._model = self._model.float().to(  # type: ignore[call-overload]
+                "cpu", memory_format=torch.contiguous_format)
             self._half = False
             self._pinned = None
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from ldl_pose_ros.core.params import PARAMETERS, ParamSpec, ParamValue
 
@@ -38,6 +39,6 @@ def declare_parameters(node: Node) -> dict[str, ParamValue]:
     """Declare every parameter on ``node``; returns their values (overrides applied)."""
     values: dict[str, ParamValue] = {}
     for spec in PARAMETERS:
-        param = node.declare_parameter(spec.name, spec.default, descriptor(spec))
+        param: Parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
         values[spec.name] = param.value
     return values

@@ -234,8 +234,9 @@ def play(opts: PlayOptions, log: Log | None = None) -> PlayResult:
                 reliability=(ReliabilityPolicy.RELIABLE if opts.reliable
                              else ReliabilityPolicy.BEST_EFFORT),
                 durability=DurabilityPolicy.VOLATILE)
-            pubs = {t: node.create_publisher(cls, opts.remap.get(t, t), qos)
-                    for t, cls in classes.items()}
+            pubs: dict[str, Publisher] = {
+                t: node.create_publisher(cls, opts.remap.get(t, t), qos)
+                for t, cls in classes.items()}
             if opts.wait_subscribers_s > 0 and not wait_until(
                     lambda: all(p.get_subscription_count() for p in pubs.values()),
                     opts.wait_subscribers_s):

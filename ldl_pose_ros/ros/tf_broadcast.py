@@ -62,7 +62,7 @@ class TfBroadcaster:
             return
         if self._broadcaster is not None:
             self._broadcaster.sendTransform(list(transforms))
-        else:
+        elif self._publisher is not None:
             self._publisher.publish(self._msg_type(transforms=list(transforms)))
 
     def destroy(self, node: Node) -> None:

@@ -93,14 +93,14 @@ class HaarDetector:
         self._lock = threading.Lock()
 
     def _run(self, cascade: cv2.CascadeClassifier, gray: np.ndarray, min_px: int) -> tuple:
-        rects, counts = cascade.detectMultiScale2(
+        found, hits = cascade.detectMultiScale2(
             gray,
             scaleFactor=self.scale_factor,
             minNeighbors=self.min_neighbors,
             minSize=(min_px, min_px),
         )
-        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
-        counts = np.asarray(counts, dtype=np.float64).reshape(-1)
+        rects = np.asarray(found, dtype=np.float64).reshape(-1, 4)
+        counts = np.asarray(hits, dtype=np.float64).reshape(-1)
         return rects, counts
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:

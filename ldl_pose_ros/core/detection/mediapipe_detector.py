@@ -10,7 +10,7 @@ a :class:`MediaPipeDetector` is created, so the rest of the package works withou
 from __future__ import annotations
 
 import threading
-from typing import Any
+from types import ModuleType
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ldl_pose_ros.core.detection.base import Detection
 MODEL_SELECTIONS = {"full": 1, "short": 0}
 
 
-def _import_face_detection() -> Any:
+def _import_face_detection() -> ModuleType:
     try:
         from mediapipe.python.solutions import face_detection
     except ImportError as exc:  # pragma: no cover - depends on the environment

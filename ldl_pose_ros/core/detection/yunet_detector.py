@@ -81,17 +81,17 @@ class YuNetDetector:
             _, faces = self._net.detect(bgr)
         if faces is None or len(faces) == 0:
             return []
-        faces = np.asarray(faces, dtype=np.float64)
+        dets = np.asarray(faces, dtype=np.float64)
         # Map back from the detection image to the input image (pixel-centre aligned).
         sx, sy = w / sw, h / sh
-        boxes = faces[:, :4].copy()
+        boxes = dets[:, :4].copy()
         boxes[:, 2:] += boxes[:, :2]
         boxes[:, 0::2] *= sx
         boxes[:, 1::2] *= sy
         boxes = clip_boxes(boxes, w, h)
-        landmarks = faces[:, 4:14].reshape(-1, 5, 2) * np.array([sx, sy])
+        landmarks = dets[:, 4:14].reshape(-1, 5, 2) * np.array([sx, sy])
         out = [
-            Detection(box=boxes[i], score=float(faces[i, 14]), landmarks=landmarks[i])
+            Detection(box=boxes[i], score=float(dets[i, 14]), landmarks=landmarks[i])
             for i in range(len(faces))
             if boxes[i, 2] - boxes[i, 0] >= 1.0 and boxes[i, 3] - boxes[i, 1] >= 1.0
         ]
