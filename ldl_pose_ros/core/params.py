@@ -73,7 +73,10 @@ def _p(default: _V, description: str, *, range: tuple[float, float] | None = Non
 
 @dataclass(frozen=True)
 class ModelParams:
-    """The network (read-only: fixed for the node's life)."""
+    """The network: checkpoint, device, backend, threads (read-only: fixed for the node's life).
+
+    The estimator of these is ``core.pipeline.build_estimator``.
+    """
 
     weights: str = _p("", "Checkpoint file; empty = the shipped default model.", read_only=True)
     device: str = _p("auto", "Inference device: auto, cpu, cuda or cuda:N.", read_only=True)
@@ -85,7 +88,11 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class DetectionParams:
-    """The face detector (read-only) and its filters (run-time)."""
+    """The face detector (read-only) and its filters.
+
+    ``max_faces``, ``min_face_size`` and ``max_image_megapixels`` change at run time
+    (``core.pipeline.set_detection_filters``); the detector itself needs a restart.
+    """
 
     detector: str = _p(DEFAULT_DETECTOR, "Face detector backend.", choices=DETECTORS,
                        read_only=True)
@@ -106,7 +113,10 @@ class DetectionParams:
 
 @dataclass(frozen=True)
 class TrackingParams:
-    """Face ids and One-Euro smoothing (changing any of them restarts the tracks)."""
+    """Face ids and One-Euro smoothing (``core.pipeline.build_tracker``).
+
+    All change at run time; changing any of them restarts the tracks (new ids).
+    """
 
     tracking: bool = _p(True, "Stable face ids across frames; off: ids are per-frame indices.")
     track_iou_threshold: float = _p(_tracking.DEFAULT_IOU_THRESHOLD, "Min box IoU to continue "
@@ -132,7 +142,7 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class GeometryParams:
-    """Placing faces in the camera frame."""
+    """Placing faces in the camera frame (``core.placement``, ``core.camera``); run time."""
 
     use_rectified: bool = _p(False, "Input is rectified: use camera_info P (no distortion) "
                              "instead of K and D.")
@@ -148,7 +158,7 @@ class GeometryParams:
 
 @dataclass(frozen=True)
 class OutputParams:
-    """What is published, and how."""
+    """What is published, and the frame names and markers (run time)."""
 
     publish_tf: bool = _p(True, "Broadcast face_<id> and gaze_<id> frames.")
     publish_pose_array: bool = _p(True, "Publish head_poses.")
@@ -164,7 +174,7 @@ class OutputParams:
 
 @dataclass(frozen=True)
 class TransportParams:
-    """Subscriptions and diagnostics (read-only)."""
+    """Subscriptions and diagnostics (read-only: the node's topics are made at start-up)."""
 
     use_compressed: bool = _p(False, "Subscribe to image/compressed instead of image.",
                               read_only=True)

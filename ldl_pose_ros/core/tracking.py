@@ -41,6 +41,7 @@ Time
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,8 +88,8 @@ class OneEuroParams:
             raise ValueError("One-Euro beta must be >= 0")
 
 
-class OneEuroVector:
-    """One-Euro filter of a vector; the adaptive cutoff follows the norm of its speed."""
+class _OneEuro(ABC):
+    """The One-Euro filter's time handling and adaptive cutoff; subclasses say how to move."""
 
     def __init__(self, params: OneEuroParams, reset_gap_s: float = DEFAULT_RESET_GAP_S) -> None:
         params.validate()
@@ -97,54 +98,64 @@ class OneEuroVector:
         self.value: np.ndarray | None = None
         self.speed = 0.0
         self.stamp = 0.0
+
+    @abstractmethod
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
+        """The measurement in the filter's form."""
+
+    @abstractmethod
+    def _distance(self, value: np.ndarray, x: np.ndarray) -> float:
+        """How far the measurement is from the filtered value."""
+
+    @abstractmethod
+    def _towards(self, value: np.ndarray, x: np.ndarray, a: float) -> np.ndarray:
+        """The filtered value moved by the fraction ``a`` towards the measurement."""
 
     def __call__(self, x: np.ndarray, stamp_s: float) -> np.ndarray:
         """Filter measurement ``x`` taken at ``stamp_s`` and return the filtered value."""
-        x = np.asarray(x, dtype=np.float64)
+        x = self._prepare(x)
         if self.value is None or stamp_s - self.stamp > self.reset_gap_s:
             self.value, self.speed, self.stamp = x.copy(), 0.0, stamp_s
-            return self.value.copy()
+            return x.copy()
         dt = stamp_s - self.stamp
         if not dt > 0.0:
             return self.value.copy()
         p = self.params
-        speed = float(np.linalg.norm(x - self.value)) / dt
+        speed = self._distance(self.value, x) / dt
         self.speed += _alpha(p.d_cutoff, dt) * (speed - self.speed)
-        a = _alpha(p.min_cutoff + p.beta * self.speed, dt)
-        self.value = self.value + a * (x - self.value)
+        self.value = self._towards(self.value, x, _alpha(p.min_cutoff + p.beta * self.speed, dt))
         self.stamp = stamp_s
         return self.value.copy()
 
 
-class OneEuroRotation:
+class OneEuroVector(_OneEuro):
+    """One-Euro filter of a vector; the adaptive cutoff follows the norm of its speed."""
+
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    def _distance(self, value: np.ndarray, x: np.ndarray) -> float:
+        return float(np.linalg.norm(x - value))
+
+    def _towards(self, value: np.ndarray, x: np.ndarray, a: float) -> np.ndarray:
+        out: np.ndarray = value + a * (x - value)
+        return out
+
+
+class OneEuroRotation(_OneEuro):
     """One-Euro filter on unit quaternions ``(x, y, z, w)`` (slerp towards the measurement)."""
 
-    def __init__(self, params: OneEuroParams, reset_gap_s: float = DEFAULT_RESET_GAP_S) -> None:
-        params.validate()
-        self.params = params
-        self.reset_gap_s = reset_gap_s
-        self.value: np.ndarray | None = None
-        self.speed = 0.0
-        self.stamp = 0.0
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
+        q = geometry.normalize_quaternion(x)
+        if self.value is not None and float(np.dot(q, self.value)) < 0.0:
+            q = -q  # the same rotation, in the filtered value's hemisphere
+        return q
 
-    def __call__(self, q: np.ndarray, stamp_s: float) -> np.ndarray:
-        """Filter quaternion ``q`` taken at ``stamp_s`` and return the filtered unit quaternion."""
-        q = geometry.normalize_quaternion(q)
-        if self.value is None or stamp_s - self.stamp > self.reset_gap_s:
-            self.value, self.speed, self.stamp = q, 0.0, stamp_s
-            return q.copy()
-        dt = stamp_s - self.stamp
-        if not dt > 0.0:
-            return self.value.copy()
-        if float(np.dot(q, self.value)) < 0.0:
-            q = -q
-        p = self.params
-        speed = geometry.quaternion_angle(self.value, q) / dt
-        self.speed += _alpha(p.d_cutoff, dt) * (speed - self.speed)
-        a = _alpha(p.min_cutoff + p.beta * self.speed, dt)
-        self.value = geometry.slerp(self.value, q, a)
-        self.stamp = stamp_s
-        return self.value.copy()
+    def _distance(self, value: np.ndarray, x: np.ndarray) -> float:
+        return geometry.quaternion_angle(value, x)
+
+    def _towards(self, value: np.ndarray, x: np.ndarray, a: float) -> np.ndarray:
+        return geometry.slerp(value, x, a)
 
 
 class _Track:
