@@ -251,5 +251,6 @@ class Camera:
         import rclpy
 
         self.executor.shutdown(timeout_sec=1.0)
+        self._thread.join(timeout=2.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.ctx)
