@@ -24,8 +24,9 @@ from ldl_pose_ros.bag.messages import TypestoreMessages, pose_to_arrays, transfo
 from ldl_pose_ros.bag.report import FACE_COLUMNS, FRAME_COLUMNS, METRICS_COLUMNS
 from ldl_pose_ros.bag.writer import OutputBag
 from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.outputs import ChildFrame
 from ldl_pose_ros.core.params import Params
-from ldl_pose_ros.core.pipeline import ChildFrame, build_estimator
+from ldl_pose_ros.core.pipeline import build_estimator
 
 FRAMES = 8
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from ldl_pose_ros.core.decode import InputError, compressed_to_array, image_to_a
 from ldl_pose_ros.core.faces import FacePrediction, FaceTrack, PlacedFace  # noqa: E402
 from ldl_pose_ros.core.imaging import ImageError  # noqa: E402
 from ldl_pose_ros.core.messages import stamp_seconds  # noqa: E402
-from ldl_pose_ros.core.pipeline import ChildFrame, PrimaryFace  # noqa: E402
+from ldl_pose_ros.core.outputs import ChildFrame, PrimaryFace  # noqa: E402
 from ldl_pose_ros.resources import DEMO_IMAGE  # noqa: E402
 from ldl_pose_ros.ros.messages import RclpyMessages  # noqa: E402
 

@@ -32,7 +32,8 @@ from ldl_pose_ros.core.camera import IntrinsicsError
 from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
 from ldl_pose_ros.core.imaging import ImageError
 from ldl_pose_ros.core.messages import Message
-from ldl_pose_ros.core.pipeline import FrameOutputs, FramePipeline
+from ldl_pose_ros.core.outputs import FrameOutputs
+from ldl_pose_ros.core.pipeline import FramePipeline
 
 OUTPUT_BAG = "output_bag"
 TOPIC_POSES = "/head_poses"

@@ -26,7 +26,7 @@ import numpy as np
 
 from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.faces import FaceTrack
-from ldl_pose_ros.core.pipeline import ChildFrame, PrimaryFace
+from ldl_pose_ros.core.outputs import ChildFrame, PrimaryFace
 
 #: A ROS message of either runtime (rclpy's generated classes, the rosbags typestore's
 #: dataclasses).  Neither has static types for its messages, so they are duck-typed here.

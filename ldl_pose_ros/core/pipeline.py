@@ -10,10 +10,10 @@
 3. places each face in the camera (``core.placement``: ray-corrected rotation,
    position between the eyes): :class:`PlacedFace`;
 4. tracks and smooths them at the stamp (``core.tracking``): :class:`FaceTrack`;
-5. returns :class:`FrameOutputs`: the tracks that are published (confirmed, or all
-   with ``publish_unconfirmed``) ordered by id, their ``face_<id>`` / ``gaze_<id>``
-   child frames, the primary face (largest box) with its covariance, the camera
-   used and the stage times.
+5. returns :class:`~ldl_pose_ros.core.outputs.FrameOutputs`: the tracks that are
+   published (confirmed, or all with ``publish_unconfirmed``) ordered by id, their
+   ``face_<id>`` / ``gaze_<id>`` child frames, the primary face (largest box) with
+   its covariance, the camera used and the stage times.
 
 The doors only turn these into messages (``ldl_pose_ros.ros.messages`` with rclpy,
 ``ldl_pose_ros.bag.messages`` with the rosbags typestore) and publish or write them.
@@ -27,14 +27,14 @@ each camera's predictions to :meth:`FramePipeline.finish`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ldl_pose_ros.core import geometry
-from ldl_pose_ros.core.camera import CameraModel, CameraView
-from ldl_pose_ros.core.faces import FacePrediction, FaceTrack, PlacedFace
+from ldl_pose_ros.core.camera import CameraModel
+from ldl_pose_ros.core.faces import FacePrediction
+from ldl_pose_ros.core.outputs import ChildFrame, FrameOutputs, PrimaryFace, StageTimes
 from ldl_pose_ros.core.params import DEFAULTS, Params
 from ldl_pose_ros.core.placement import place_faces, pose_covariance
 
@@ -43,66 +43,8 @@ if TYPE_CHECKING:
     from ldl_pose_ros.core.protocols import Estimator, Tracker
     from ldl_pose_ros.core.tracking import FaceTracker
 
-__all__ = ["ChildFrame", "FacePrediction", "FaceTrack", "FrameOutputs", "FramePipeline",
-           "PlacedFace", "PrimaryFace", "StageTimes", "build_estimator", "build_tracker"]
-
-
-@dataclass(frozen=True, eq=False)
-class ChildFrame:
-    """A TF frame of a face, child of the image's frame: its name, position and rotation."""
-
-    child_frame_id: str
-    translation: np.ndarray
-    rotation: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class PrimaryFace:
-    """The largest published face and its 6x6 pose covariance (``core.placement``)."""
-
-    track: FaceTrack
-    covariance: np.ndarray
-
-
-@dataclass(frozen=True)
-class StageTimes:
-    """Milliseconds of each stage of one frame; ``decode`` includes the caller's decoding."""
-
-    decode: float
-    detect: float
-    crop: float
-    network: float
-    post: float
-
-    @property
-    def total(self) -> float:
-        """Sum of the stages."""
-        return self.decode + self.detect + self.crop + self.network + self.post
-
-    def as_dict(self) -> dict[str, float]:
-        """``{stage: ms}``."""
-        return {"decode": self.decode, "detect": self.detect, "crop": self.crop,
-                "network": self.network, "post": self.post}
-
-
-@dataclass(frozen=True, eq=False)
-class FrameOutputs:
-    """Everything one frame publishes (see the module docstring)."""
-
-    shown: tuple[FaceTrack, ...]
-    tracks: tuple[FaceTrack, ...]
-    child_frames: tuple[ChildFrame, ...]
-    primary: PrimaryFace | None
-    camera: CameraView
-    times: StageTimes
-
-    def annotated(self, image: np.ndarray, color: str) -> np.ndarray:
-        """``image`` (BGR copy) with the published faces drawn: boxes, ids, axes, angles."""
-        from ldl_pose_ros.core.annotate import draw_poses
-        from ldl_pose_ros.core.imaging import to_bgr
-
-        return draw_poses(to_bgr(image, color), self.shown,
-                          ids=[t.track_id for t in self.shown])
+__all__ = ["FrameOutputs", "FramePipeline", "build_estimator", "build_tracker",
+           "set_detection_filters"]
 
 
 def build_estimator(params: Params = DEFAULTS, warm_up: bool = True) -> HeadPoseEstimator:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ldl_pose_ros.core.estimator import StageTiming
     from ldl_pose_ros.core.faces import FacePrediction, FaceTrack, PlacedFace
     from ldl_pose_ros.core.messages import HeaderLike, Message
-    from ldl_pose_ros.core.pipeline import ChildFrame, PrimaryFace
+    from ldl_pose_ros.core.outputs import ChildFrame, PrimaryFace
 
 
 class Estimator(Protocol):

@@ -28,7 +28,8 @@ from visualization_msgs.msg import MarkerArray
 from ldl_pose_ros.core.camera import IntrinsicsError
 from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
 from ldl_pose_ros.core.messages import Message, stamp_seconds
-from ldl_pose_ros.core.pipeline import FrameOutputs, FramePipeline
+from ldl_pose_ros.core.outputs import FrameOutputs
+from ldl_pose_ros.core.pipeline import FramePipeline
 from ldl_pose_ros.ros.diagnostics import StreamStats, stream_status
 from ldl_pose_ros.ros.messages import RclpyMessages
 
