@@ -34,6 +34,7 @@ from ldl_pose_ros.core.imaging import ImageError
 from ldl_pose_ros.core.messages import Message
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
+from ldl_pose_ros.core.protocols import MessageFactory
 
 OUTPUT_BAG = "output_bag"
 TOPIC_POSES = "/head_poses"
@@ -48,7 +49,7 @@ class OutputWriter:
     def __init__(self, bag: OutputBag, annotated: str) -> None:
         self.bag = bag
         self.annotated = annotated
-        self.msgs = TypestoreMessages()
+        self.msgs: MessageFactory = TypestoreMessages()
 
     def frame(self, msg: Message, log_ns: int, image: np.ndarray, color: str,
               out: FrameOutputs) -> None:

@@ -16,6 +16,7 @@ import array
 import importlib
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -26,6 +27,9 @@ from visualization_msgs.msg import Marker, MarkerArray
 from ldl_pose_ros.core.annotate import marker_label
 from ldl_pose_ros.core.faces import FaceTrack
 from ldl_pose_ros.core.messages import Message, MessageBuilder
+
+if TYPE_CHECKING:
+    from ldl_pose_ros.core.protocols import MessageFactory
 
 _PALETTE = (
     (1.0, 0.85, 0.0), (0.0, 0.63, 1.0), (0.31, 0.78, 0.31), (1.0, 0.31, 0.78),
@@ -90,3 +94,7 @@ class RclpyMessages(MessageBuilder):
             text.scale.z = 0.03
             out.markers.extend([arrow, text])
         return out
+
+
+if TYPE_CHECKING:  # the node's factory has the bag writer's methods (checked by mypy)
+    _FACTORY: MessageFactory = RclpyMessages()
