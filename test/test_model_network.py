@@ -153,3 +153,19 @@ def test_load_pretrained_errors(tmp_path: Path) -> None:
         load_pretrained(build_backbone("mobilenetv3_small", 0.5), path)
     with pytest.raises(ValueError, match="missing"):
         load_pretrained(build_backbone("resnet18"), path)
+
+
+def test_model_config_is_frozen_and_checked_when_made() -> None:
+    import dataclasses
+
+    cfg = ModelConfig.from_dict({"input_size": 64, "mean": [0.5, 0.5, 0.5]})
+    assert cfg.mean == (0.5, 0.5, 0.5) and cfg.input_size == 64
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.input_size = 16  # type: ignore[misc]
+    with pytest.raises(ValueError, match="input_size"):
+        dataclasses.replace(cfg, input_size=16)  # a derived config is checked again
+    with pytest.raises(ValueError, match="mean"):
+        ModelConfig(mean=(0.5, 0.5))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown model config keys"):
+        ModelConfig.from_dict({"input_size": 64, "colour": "red"})
+    assert dataclasses.replace(cfg, meta={"a": 1}).meta == {"a": 1} and cfg.meta == {}
