@@ -64,7 +64,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from ldl_pose_ros.core.imaging import ImageError
-from ldl_pose_ros.core.params import NODE_NAME, SPECS, ParamError, Params
+from ldl_pose_ros.core.params import NODE_NAME, SPECS, Params
 from ldl_pose_ros.core.pipeline import build_estimator, set_detection_filters
 from ldl_pose_ros.ros.camera_stream import CameraStream
 from ldl_pose_ros.ros.params import declare_parameters
@@ -112,10 +112,10 @@ class HeadPoseNode(Node):
         try:
             new = Params.from_values({p.name: p.value for p in params if p.name in SPECS},
                                      self.params)
-        except ParamError as exc:
+            self.stream.pipeline.apply(new)  # builds a new tracker first: nothing half-applied
+        except ValueError as exc:  # ParamError, or a component refusing a value
             return SetParametersResult(successful=False, reason=str(exc))
         set_detection_filters(self.estimator, new)
-        self.stream.pipeline.apply(new)
         self.params = new
         return SetParametersResult(successful=True)
 
