@@ -49,7 +49,8 @@ def test_dds_profile(tmp_path: Path) -> None:
         dds_profile_env(str(tmp_path / "missing.xml"), env)
 
 
-def test_rviz_lookup_follows_the_ament_index(tmp_path: Path) -> None:
+def test_rviz_lookup_follows_the_ament_index(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for prefix in (a, b):
         marker = prefix / "share/ament_index/resource_index/packages/rviz2"
@@ -61,10 +62,13 @@ def test_rviz_lookup_follows_the_ament_index(tmp_path: Path) -> None:
     exe.chmod(0o755)
     # The first prefix that registers the package is the one used (as ament_index does):
     # registered in a without the executable -> not runnable.
-    assert package_prefix("rviz2", f"{a}:{b}") == a
-    assert rviz_executable(f"{a}:{b}") is None
-    assert rviz_executable(f"{b}:{a}") == exe
-    assert rviz_executable("") is None
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{a}:{b}")
+    assert package_prefix("rviz2") == a
+    assert rviz_executable() is None
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{b}:{a}")
+    assert rviz_executable() == exe
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path / "empty"))
+    assert rviz_executable() is None and package_prefix("rviz2") is None
 
 
 def test_exit_with_launch_prefix() -> None:

@@ -17,8 +17,9 @@
 - :func:`parse_camera_list`: the value of a ``cameras:=[front,left]`` argument (for the
   multi-camera node; not declared by the launch file yet).
 
-Only the standard library is imported at module level: the launch process is the
-distribution's ``ros2`` interpreter, which need not see this package's venv.
+Only the standard library is imported at module level (``ament_index_python`` and
+``launch`` where needed): the launch process is the distribution's ``ros2`` interpreter,
+which need not see this package's venv.
 """
 
 from __future__ import annotations
@@ -86,24 +87,19 @@ def dds_profile_env(value: str, environ: Mapping[str, str] | None = None) -> dic
     return {name: value}
 
 
-def package_prefix(package: str, ament_prefix_path: str | None = None) -> Path | None:
-    """The install prefix that registers ``package`` in the ament index, or ``None``.
+def package_prefix(package: str) -> Path | None:
+    """The install prefix of ``package`` in the ament index (``AMENT_PREFIX_PATH``), or None."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
-    The same lookup as ``ament_index_python.get_package_prefix``: the first prefix of
-    ``AMENT_PREFIX_PATH`` with ``share/ament_index/resource_index/packages/<package>``.
-    """
-    paths = os.environ.get("AMENT_PREFIX_PATH", "") if ament_prefix_path is None \
-        else ament_prefix_path
-    for prefix in filter(None, paths.split(os.pathsep)):
-        marker = Path(prefix, "share", "ament_index", "resource_index", "packages", package)
-        if marker.is_file():
-            return Path(prefix)
-    return None
+    try:
+        return Path(get_package_prefix(package))
+    except PackageNotFoundError:
+        return None
 
 
-def rviz_executable(ament_prefix_path: str | None = None) -> Path | None:
+def rviz_executable() -> Path | None:
     """``<prefix>/lib/rviz2/rviz2`` as ``launch_ros`` resolves ``Node(package='rviz2')``."""
-    prefix = package_prefix("rviz2", ament_prefix_path)
+    prefix = package_prefix("rviz2")
     if prefix is None:
         return None
     exe = prefix / "lib" / "rviz2" / "rviz2"
