@@ -5,9 +5,9 @@
 For fixtures that take a minute to build and do not change between runs (the ROS
 stand-in of the distribution-route test, the test-only hri_msgs package): the folder
 is named after a hash of the input files, built in place under a lock (venvs and
-CMake installs are not relocatable), marked complete at the end, and older builds
-of the same fixture are removed.  Root: ``$LDL_POSE_TEST_CACHE`` or
-``~/.cache/ldl_pose_ros/test``.
+CMake installs are not relocatable) and marked complete at the end.  Builds of other
+inputs (another checkout may be using them) are removed after 14 days unused.
+Root: ``$LDL_POSE_TEST_CACHE`` or ``~/.cache/ldl_pose_ros/test``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -48,10 +49,19 @@ def cached_build(name: str, inputs: Iterable[Path | str], build: Callable[[Path]
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / COMPLETE).is_file():
+            os.utime(target / COMPLETE)  # last use, for pruning
             return target
-        for old in root.glob(f"{name}-*"):
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)  # an interrupted build
+        _prune(root, name)
         target.mkdir(parents=True)
         build(target)
         (target / COMPLETE).write_text("")
     return target
+
+
+def _prune(root: Path, name: str, max_age_s: float = 14 * 86400) -> None:
+    now = time.time()
+    for old in root.glob(f"{name}-*"):
+        marker = old / COMPLETE
+        if marker.is_file() and now - marker.stat().st_mtime > max_age_s:
+            shutil.rmtree(old, ignore_errors=True)
