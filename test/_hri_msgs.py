@@ -66,18 +66,31 @@ def site_packages(prefix: Path) -> Path:
 
 
 def env_for(prefix: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """PYTHONPATH, LD_LIBRARY_PATH and AMENT_PREFIX_PATH with ``prefix`` prepended."""
+    """PYTHONPATH, LD_LIBRARY_PATH and AMENT_PREFIX_PATH with ``prefix`` prepended.
+
+    Where ``AMENT_PREFIX_PATH`` is unset (the PyPI-wheel venv), the venv's own prefix is
+    kept on it: a set but partial ament index would hide the venv's packages.
+    """
     base = dict(os.environ) if base is None else base
+    ament = base.get("AMENT_PREFIX_PATH", "")
+    if not ament and (Path(sys.prefix) / "share" / "ament_index").is_dir():
+        ament = sys.prefix
     out = {}
-    for var, path in (("PYTHONPATH", site_packages(prefix)), ("LD_LIBRARY_PATH", prefix / "lib"),
-                      ("AMENT_PREFIX_PATH", prefix)):
-        out[var] = os.pathsep.join(filter(None, [str(path), base.get(var, "")]))
+    for var, path, rest in (
+            ("PYTHONPATH", site_packages(prefix), base.get("PYTHONPATH", "")),
+            ("LD_LIBRARY_PATH", prefix / "lib", base.get("LD_LIBRARY_PATH", "")),
+            ("AMENT_PREFIX_PATH", prefix, ament)):
+        out[var] = os.pathsep.join(filter(None, [str(path), rest]))
     return out
 
 
 def load_in_process(prefix: Path) -> None:
-    """Make ``import hri_msgs.msg`` work in this process (libraries are preloaded)."""
-    os.environ.update(env_for(prefix))  # typesupport lookups read these at use time
+    """Make ``import hri_msgs.msg`` work in this process (libraries are preloaded).
+
+    Only ``LD_LIBRARY_PATH`` of this process changes (the typesupport lookup reads it at
+    use time); children started later are unaffected otherwise.
+    """
+    os.environ["LD_LIBRARY_PATH"] = env_for(prefix)["LD_LIBRARY_PATH"]
     for kind in LIB_KINDS:
         ctypes.CDLL(str(prefix / "lib" / f"libhri_msgs__rosidl_{kind}.so"),
                     mode=ctypes.RTLD_GLOBAL)

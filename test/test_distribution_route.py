@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from _build_cache import cached_build
+from _dds_profile import probe_node
 
 rclpy = pytest.importorskip("rclpy")
 
@@ -138,10 +139,8 @@ def test_readme_distribution_route(tmp_path: Path) -> None:
         proc = subprocess.Popen(["bash", str(script)], cwd=tmp_path, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT)
     try:
-        ctx = rclpy.Context()
-        rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+        ctx, probe = probe_node("distribution_route_probe")
         try:
-            probe = rclpy.create_node("distribution_route_probe", context=ctx)
             client = probe.create_client(GetParameters,
                                          f"{NAMESPACE}/ldl_pose_node/get_parameters")
             up = False

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _dds_profile import probe_node
 from _hri_msgs import load_in_process
 
 rclpy = pytest.importorskip("rclpy")
@@ -80,13 +81,11 @@ def test_round_trip_between_processes(hri_msgs_prefix: Path | None,
             "roi": {"xmin": 0.25, "ymin": 0.125, "xmax": 0.5, "ymax": 0.75, "c": 0.875}}
     got: dict[str, object] = {}
     done = threading.Event()
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    ctx, node = probe_node("hri_msgs_test_subscriber")
     env = {**os.environ, **hri_msgs_env, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     pub = subprocess.Popen([sys.executable, "-c", PUBLISHER, json.dumps(spec)], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        node = rclpy.create_node("hri_msgs_test_subscriber", context=ctx)
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
         def keep(name: str, msg: object) -> None:

@@ -29,6 +29,7 @@ import yaml
 
 rclpy = pytest.importorskip("rclpy")
 
+from _dds_profile import probe_node  # noqa: E402
 from rcl_interfaces.srv import GetParameters  # noqa: E402
 
 from ldl_pose_ros.ros.launch_support import (  # noqa: E402
@@ -64,10 +65,8 @@ def launch_ros_command(params_files: list[Path], overrides: dict[str, Any],
 
 
 def _get_parameters(names: list[str], timeout: float) -> dict[str, Any]:
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    ctx, node = probe_node("launch_semantics_probe")
     try:
-        node = rclpy.create_node("launch_semantics_probe", context=ctx)
         client = node.create_client(GetParameters, f"{NODE}/get_parameters")
         assert client.wait_for_service(timeout_sec=timeout), "node never offered its services"
         future = client.call_async(GetParameters.Request(names=names))
