@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 
 .PHONY: env demo test lint bench clean
 
-$(STAMP): $(filter-out requirements/bench.txt,$(wildcard requirements/*.txt)) scripts/setup_env.sh scripts/build_tf2_msgs.sh setup.py
+$(STAMP): $(filter-out requirements/bench.txt,$(wildcard requirements/*.txt)) scripts/setup_env.sh scripts/build_tf2_msgs.sh scripts/build_interfaces.sh setup.py
 	scripts/setup_env.sh $(VENV)
 	touch $@
 

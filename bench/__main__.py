@@ -42,7 +42,7 @@ DEFAULT_BACKBONE = "mobilenetv3_small"
 FACES = (1, 5, 20)
 
 
-def _weights(backbone: str, wdir: Path) -> tuple[Path, str]:
+def bench_weights(backbone: str, wdir: Path) -> tuple[Path, str]:
     """The shipped default for the default backbone, else a (cached) random-init checkpoint."""
     from ldl_pose_ros.resources import DEFAULT_WEIGHTS
 
@@ -62,7 +62,7 @@ def _weights(backbone: str, wdir: Path) -> tuple[Path, str]:
     return path, "random-init"
 
 
-def _frames() -> dict[int, Any]:
+def bench_frames() -> dict[int, Any]:
     import cv2
 
     from bench.scenes import DEMO_FACE_BOX, face_grid
@@ -411,12 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     weights: dict[str, Path] = {}
     origins = {}
     for b in args.backbones:
-        weights[b], origins[b] = _weights(b, out / "weights")
+        weights[b], origins[b] = bench_weights(b, out / "weights")
         _log(f"weights: {b}: {weights[b]} ({origins[b]}); exporting ONNX if needed")
         cached_onnx_path(weights[b])  # the node must not pay for an export at start-up
     result["weights_origin"] = ", ".join(f"{b} {o}" for b, o in origins.items())
-    frames = _frames()
-    dflt = weights.get(DEFAULT_BACKBONE) or _weights(DEFAULT_BACKBONE, out / "weights")[0]
+    frames = bench_frames()
+    dflt = weights.get(DEFAULT_BACKBONE) or bench_weights(DEFAULT_BACKBONE, out / "weights")[0]
 
     if "network" in args.sections:
         result["network"] = section_network(args, weights, threads)

@@ -50,7 +50,7 @@ def _devices() -> list[str]:
     return devs
 
 
-def _time_runner(runner: PoseNetRunner, batch: int, min_time: float, max_iters: int) -> list[float]:
+def time_runner(runner: PoseNetRunner, batch: int, min_time: float, max_iters: int) -> list[float]:
     s = runner.config.input_size
     x = np.random.default_rng(0).standard_normal((batch, 3, s, s)).astype(np.float32)
     for _ in range(2):  # warm-up (allocations, ORT/cuDNN autotuning)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                             print(f"{name:<18}{size:>5}  {backend}/{device}: skipped ({exc})")
                             continue
                         for batch in args.batches:
-                            t = _time_runner(runner, batch, args.min_time, args.max_iters)
+                            t = time_runner(runner, batch, args.min_time, args.max_iters)
                             med = statistics.median(t)
                             row = {
                                 "backbone": name,

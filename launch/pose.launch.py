@@ -6,15 +6,25 @@ Arguments (``ros2 launch ldl_pose_ros pose.launch.py --show-args``):
     image        image topic (sensor_msgs/Image); with use_compressed, <image>/compressed
     camera_info  camera_info topic
     namespace    namespace of the node (and of its outputs)
-    device       auto | cpu | cuda | cuda:N (overrides the parameter file)
-    use_compressed  subscribe to <image>/compressed (jpeg/png) instead of <image>
+    device       auto | cpu | cuda | cuda:N; not given: the params_file's value
+    use_compressed  true | false: subscribe to <image>/compressed (jpeg/png) instead of
+                 <image>; not given: the params_file's value
     params_file  parameter file (default: the package's config/pose.yaml)
-    rviz         also start RViz 2 with config/pose.rviz
-    dds_profile  Fast DDS XML profile for the node ('' keeps the DDS defaults); the shipped
-                 one enlarges the shared-memory segment so that frames of ~1 MB and more
-                 are not lost (see config/fastdds_large_images.xml; the camera driver
-                 should use it as well).  An exported FASTDDS_/FASTRTPS_DEFAULT_PROFILES_FILE
-                 takes precedence.
+    rviz         also start RViz 2 with config/pose.rviz (a warning, and no RViz, where
+                 rviz2 is not installed)
+    dds_profile  Fast DDS XML profile for the node, or ``none`` for the DDS defaults; the
+                 shipped one enlarges the shared-memory segment so that frames of ~1 MB
+                 and more are not lost (see config/fastdds_large_images.xml).  An exported
+                 FASTDDS_/FASTRTPS_DEFAULT_PROFILES_FILE takes precedence.
+
+Only arguments given on the command line become node parameters, after params_file, so
+a value in your parameter file is never replaced by an argument's default.  Bad values
+stop the launch with a message before anything is started.
+
+Stopping: Ctrl-C, or SIGTERM to ``ros2 launch`` (systemd, ``docker stop``): the node gets
+SIGINT and launch exits once it is down (SIGTERM after ``sigterm_timeout``, SIGKILL after
+``sigkill_timeout`` if it were stuck).  Should the launch process die regardless, the
+kernel sends the node SIGINT (``setpriv --pdeathsig``, see ldl_pose_ros/ros/launch_support.py).
 
 Example::
 
@@ -22,61 +32,84 @@ Example::
         camera_info:=/camera/color/camera_info rviz:=true
 """
 
-import os
+from pathlib import Path
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
+from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from ldl_pose_ros.ros.launch_support import (
+    LaunchArgumentError,
+    dds_profile_env,
+    exit_with_launch_prefix,
+    parameter_overrides,
+    route_sigterm_to_shutdown,
+    rviz_executable,
+)
 
 PACKAGE = "ldl_pose_ros"
 EXECUTABLE = "pose_node"
 NODE_NAME = "ldl_pose_node"
+# Hooks for later arguments, kept out until the node supports them:
+#  - lifecycle:=true needs a lifecycle node (launch_ros.actions.LifecycleNode plus
+#    ChangeState events for configure/activate); pose_node is a plain node today.
+#  - cameras:=[front,left] needs the multi-camera node; parse the value with
+#    ldl_pose_ros.ros.launch_support.parse_camera_list and add per-camera remaps.
 
 
-def _dds_env(context):
-    """Environment for the node: the Fast DDS profile unless one is already exported."""
-    profile = LaunchConfiguration("dds_profile").perform(context)
-    if not profile or any(
-        os.environ.get(v) for v in ("FASTDDS_DEFAULT_PROFILES_FILE",
-                                    "FASTRTPS_DEFAULT_PROFILES_FILE")
-    ):
-        return {}
-    # Fast DDS 2.x (Humble) reads FASTRTPS_..., later releases FASTDDS_... (and warn on the
-    # old name).
-    name = ("FASTRTPS_DEFAULT_PROFILES_FILE" if os.environ.get("ROS_DISTRO") == "humble"
-            else "FASTDDS_DEFAULT_PROFILES_FILE")
-    return {name: profile}
+def _setup(context):
+    """Validate the arguments, then return the node (and RViz) to start."""
+    log = get_logger("ldl_pose_ros.launch")
 
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
 
-def _node(context):
+    params_file = arg("params_file")
+    try:
+        if not Path(params_file).is_file():
+            raise LaunchArgumentError(f"params_file:={params_file!r}: no such file")
+        overrides = parameter_overrides({n: arg(n) for n in ("device", "use_compressed")})
+        env = dds_profile_env(arg("dds_profile"))
+    except LaunchArgumentError as exc:
+        raise RuntimeError(f"ldl_pose_ros: {exc}") from None
+    if not route_sigterm_to_shutdown(context, log.warning):
+        log.info("SIGTERM to this launch will not stop the node through launch; the node "
+                 "still ends with the launch process (parent-death signal)")
+
     image = LaunchConfiguration("image")
-    return [Node(
+    actions = [Node(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=NODE_NAME,
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         emulate_tty=True,
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {
-                "device": ParameterValue(LaunchConfiguration("device"), value_type=str),
-                "use_compressed": ParameterValue(
-                    LaunchConfiguration("use_compressed"), value_type=bool
-                ),
-            },
-        ],
+        prefix=[exit_with_launch_prefix(), LaunchConfiguration("launch-prefix", default="")],
+        parameters=[params_file] + ([overrides] if overrides else []),
         remappings=[
             ("image", image),
             ("image/compressed", [image, "/compressed"]),
             ("camera_info", LaunchConfiguration("camera_info")),
         ],
-        additional_env=_dds_env(context),
+        additional_env=env,
     )]
+    if arg("rviz") == "true":
+        if rviz_executable() is None:
+            log.warning("rviz:=true, but rviz2 is not installed (no lib/rviz2/rviz2 on "
+                        "AMENT_PREFIX_PATH): starting the node without RViz")
+        else:
+            actions.append(Node(
+                package="rviz2",
+                executable="rviz2",
+                name="rviz2",
+                arguments=["-d", PathJoinSubstitution(
+                    [FindPackageShare(PACKAGE), "config", "pose.rviz"])],
+                output="screen",
+            ))
+    return actions
 
 
 def generate_launch_description():
@@ -89,11 +122,14 @@ def generate_launch_description():
                               description="camera_info topic of the image."),
         DeclareLaunchArgument("namespace", default_value="",
                               description="Namespace of the node and its outputs."),
-        DeclareLaunchArgument("device", default_value="auto",
-                              description="Inference device: auto, cpu, cuda or cuda:N."),
-        DeclareLaunchArgument("use_compressed", default_value="false",
-                              choices=["true", "false"],
-                              description="Subscribe to <image>/compressed (jpeg/png)."),
+        DeclareLaunchArgument(
+            "device", default_value="",
+            description="Inference device: auto, cpu, cuda or cuda:N. Not given: the "
+                        "params_file's value (auto in config/pose.yaml)."),
+        DeclareLaunchArgument(
+            "use_compressed", default_value="", choices=["", "true", "false"],
+            description="Subscribe to <image>/compressed (jpeg/png): true or false. Not "
+                        "given: the params_file's value (false in config/pose.yaml)."),
         DeclareLaunchArgument("params_file",
                               default_value=PathJoinSubstitution([share, "config", "pose.yaml"]),
                               description="Node parameter file."),
@@ -102,14 +138,6 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "dds_profile",
             default_value=PathJoinSubstitution([share, "config", "fastdds_large_images.xml"]),
-            description="Fast DDS XML profile for the node ('' = DDS defaults)."),
-        OpaqueFunction(function=_node),
-        Node(
-            package="rviz2",
-            executable="rviz2",
-            name="rviz2",
-            arguments=["-d", PathJoinSubstitution([share, "config", "pose.rviz"])],
-            condition=IfCondition(LaunchConfiguration("rviz")),
-            output="screen",
-        ),
+            description="Fast DDS XML profile for the node; none = the DDS defaults."),
+        OpaqueFunction(function=_setup),
     ])

@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+# Fixtures of the test-only hri_msgs build (see test/_hri_msgs.py).
+from _hri_msgs import hri_msgs_env, hri_msgs_prefix  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("LDL_POSE_SHARED", REPO_ROOT.parent / "shared"))
 PARAMS_FILE = REPO_ROOT / "config" / "pose.yaml"

@@ -3,8 +3,10 @@
 """Launch file, parameter file and RViz configuration, checked without a ROS distribution.
 
 Where ``launch``/``launch_ros`` are importable the launch description is built for real;
-elsewhere the launch file runs against recording stand-ins of those modules, so its
-arguments, node, remappings and parameters are still checked.
+elsewhere (the PyPI-wheel route: neither is on PyPI) the launch file runs against
+recording stand-ins of those modules, so its arguments, node, remappings, parameters,
+prefix and RViz choice are still checked.  What the node does with the command line
+launch_ros builds from them is tested for real in ``test_launch_semantics.py``.
 """
 
 from __future__ import annotations
@@ -45,7 +47,21 @@ class Rec:
 
 class FakeConfig(Rec):
     def perform(self, context: dict[str, str]) -> str:
-        return context[self.args[0]]
+        return context.get(self.args[0], self.kwargs.get("default", ""))
+
+
+class FakeLogger:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def warning(self, msg: str) -> None:
+        self.lines.append(("warning", msg))
+
+    def info(self, msg: str) -> None:
+        self.lines.append(("info", msg))
+
+
+LOGGER = FakeLogger()
 
 
 def _stub_modules() -> dict[str, types.ModuleType]:
@@ -53,12 +69,11 @@ def _stub_modules() -> dict[str, types.ModuleType]:
     for name, attrs in {
         "launch": {"LaunchDescription": Rec},
         "launch.actions": {"DeclareLaunchArgument": Rec, "OpaqueFunction": Rec},
-        "launch.conditions": {"IfCondition": Rec},
+        "launch.logging": {"get_logger": lambda name: LOGGER},
         "launch.substitutions": {"LaunchConfiguration": FakeConfig,
                                  "PathJoinSubstitution": Rec},
         "launch_ros": {},
         "launch_ros.actions": {"Node": Rec},
-        "launch_ros.parameter_descriptions": {"ParameterValue": Rec},
         "launch_ros.substitutions": {"FindPackageShare": Rec},
     }.items():
         m = types.ModuleType(name)
@@ -88,7 +103,7 @@ def test_launch_file_parses_and_names_the_package() -> None:
         assert s in strings, s
     imported = {n.module.split(".")[0] for n in ast.walk(tree)
                 if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"launch", "launch_ros"}
+    assert imported <= {"launch", "launch_ros", "ldl_pose_ros", "pathlib"}
     # The executable is a console script of the package, and the files are installed.
     setup = (REPO / "setup.py").read_text()
     assert re.search(r"pose_node\s*=\s*ldl_pose_ros\.ros\.node:main", setup)
@@ -98,25 +113,37 @@ def test_launch_file_parses_and_names_the_package() -> None:
         assert (REPO / "config" / name).is_file()
 
 
-def test_launch_description_with_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture()
+def stand_in_launch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """The launch file loaded against recording stand-ins; returns (declared, setup, ctx)."""
     module = _load_launch_module(monkeypatch, stub=True)
     ld = module.generate_launch_description()
     actions = ld.args[0]
     declared = {a.args[0]: a.kwargs for a in actions if a.kwargs.get("description")}
-    assert set(declared) == ARGS
-    assert declared["device"]["default_value"] == "auto"
-    assert declared["rviz"]["default_value"] == "false"
-    rviz = next(a for a in actions if a.kwargs.get("package") == "rviz2")
-    assert rviz.kwargs["condition"].args[0].args == ("rviz",)
-    assert rviz.kwargs["arguments"][0] == "-d"
-    assert rviz.kwargs["arguments"][1].args[0][1:] == ["config", "pose.rviz"]
-    opaque = next(a for a in actions if "function" in a.kwargs)
-
-    context = {"image": "/cam/image", "camera_info": "/cam/info", "dds_profile": "/p.xml"}
-    monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE", raising=False)
-    monkeypatch.delenv("FASTRTPS_DEFAULT_PROFILES_FILE", raising=False)
+    setup = next(a for a in actions if "function" in a.kwargs).kwargs["function"]
+    for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ROS_DISTRO", "jazzy")
-    (node,) = opaque.kwargs["function"](context)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path / "no_rviz_here"))
+    profile = tmp_path / "profile.xml"
+    profile.write_text("<dds/>")
+    ctx = {"image": "/cam/image", "camera_info": "/cam/info", "namespace": "",
+           "params_file": str(REPO / "config" / "pose.yaml"), "device": "",
+           "use_compressed": "", "rviz": "false", "dds_profile": str(profile)}
+    LOGGER.lines.clear()
+    return declared, setup, ctx
+
+
+def test_launch_arguments_and_node_with_stand_ins(stand_in_launch: Any) -> None:
+    declared, setup, ctx = stand_in_launch
+    assert set(declared) == ARGS
+    # device/use_compressed default to "not given": the parameter file decides.
+    assert declared["device"]["default_value"] == ""
+    assert declared["use_compressed"]["default_value"] == ""
+    assert declared["use_compressed"]["choices"] == ["", "true", "false"]
+    assert declared["rviz"]["default_value"] == "false"
+
+    (node,) = setup(ctx)
     kw = node.kwargs
     assert (kw["package"], kw["executable"], kw["name"]) == (
         "ldl_pose_ros", "pose_node", "ldl_pose_node")
@@ -125,19 +152,52 @@ def test_launch_description_with_stand_ins(monkeypatch: pytest.MonkeyPatch) -> N
     assert remaps["image"].args == ("image",)
     assert remaps["image/compressed"][1] == "/compressed"
     assert remaps["camera_info"].args == ("camera_info",)
-    params_file, overrides = kw["parameters"]
-    assert params_file.args == ("params_file",)
-    assert set(overrides) == {"device", "use_compressed"}
-    assert kw["additional_env"] == {"FASTDDS_DEFAULT_PROFILES_FILE": "/p.xml"}
-    monkeypatch.setenv("ROS_DISTRO", "humble")
-    (node,) = opaque.kwargs["function"](context)
-    assert node.kwargs["additional_env"] == {"FASTRTPS_DEFAULT_PROFILES_FILE": "/p.xml"}
-    monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/mine.xml")  # the user's wins
-    (node,) = opaque.kwargs["function"](context)
+    # Nothing typed: only the parameter file reaches the node.
+    assert kw["parameters"] == [ctx["params_file"]]
+    assert kw["additional_env"] == {"FASTDDS_DEFAULT_PROFILES_FILE": ctx["dds_profile"]}
+    exit_prefix, user_prefix = kw["prefix"]
+    assert exit_prefix.split()[1:] == ["--pdeathsig", "INT", "--"]
+    assert user_prefix.args == ("launch-prefix",)
+
+    (node,) = setup(dict(ctx, device="cpu", use_compressed="true"))
+    assert node.kwargs["parameters"] == [ctx["params_file"],
+                                         {"device": "cpu", "use_compressed": True}]
+    (node,) = setup(dict(ctx, dds_profile="none"))
     assert node.kwargs["additional_env"] == {}
-    monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE")
-    (node,) = opaque.kwargs["function"](dict(context, dds_profile=""))
-    assert node.kwargs["additional_env"] == {}
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"device": "gpu"}, "device"),
+    ({"use_compressed": "yes"}, "use_compressed"),
+    ({"dds_profile": "/nonexistent/profile.xml"}, "dds_profile"),
+    ({"params_file": "/nonexistent/params.yaml"}, "params_file"),
+])
+def test_bad_arguments_stop_before_anything_starts(stand_in_launch: Any, change: dict,
+                                                   needle: str) -> None:
+    _, setup, ctx = stand_in_launch
+    with pytest.raises(RuntimeError, match=needle):
+        setup(dict(ctx, **change))
+
+
+def test_rviz_only_when_installed(stand_in_launch: Any, monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path: Path) -> None:
+    _, setup, ctx = stand_in_launch
+    actions = setup(dict(ctx, rviz="true"))  # AMENT_PREFIX_PATH has no rviz2
+    assert [a.kwargs["package"] for a in actions] == ["ldl_pose_ros"]
+    assert any(level == "warning" and "rviz2 is not installed" in msg
+               for level, msg in LOGGER.lines), LOGGER.lines
+    prefix = tmp_path / "opt_ros"
+    (prefix / "share/ament_index/resource_index/packages").mkdir(parents=True)
+    (prefix / "share/ament_index/resource_index/packages/rviz2").write_text("")
+    exe = prefix / "lib/rviz2/rviz2"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(prefix))
+    actions = setup(dict(ctx, rviz="true"))
+    rviz = actions[1].kwargs
+    assert rviz["package"] == "rviz2" and rviz["arguments"][0] == "-d"
+    assert rviz["arguments"][1].args[0][1:] == ["config", "pose.rviz"]
 
 
 @pytest.mark.skipif(not HAVE_LAUNCH, reason="launch/launch_ros not installed (PyPI ROS wheels)")

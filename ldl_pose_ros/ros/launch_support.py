@@ -1,0 +1,188 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""What ``launch/pose.launch.py`` decides, as plain functions (testable without ``launch``).
+
+- :func:`parameter_overrides`: only the launch arguments the user typed become node
+  parameters.  ``launch_ros`` passes ``parameters=[params_file, {...}]`` to the node
+  as ``--params-file`` arguments in that order, and rcl lets a later file win, so a
+  dict built from untyped defaults would silently override the user's parameter file.
+- :func:`dds_profile_env`: the Fast DDS profile for the node, ``none`` for none.
+- :func:`rviz_executable`: where ``launch_ros`` would find ``rviz2``, or ``None``.
+- :func:`exit_with_launch_prefix`: a launch prefix that makes the kernel send the node
+  SIGINT when the launch process dies (``setpriv --pdeathsig``).
+- :func:`route_sigterm_to_shutdown`: SIGTERM to ``ros2 launch`` becomes the same
+  orderly shutdown as ``LaunchService.shutdown()`` (SIGINT to the node, then SIGTERM
+  after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout``) instead of launch's
+  default, which ends the launch process and leaves its children running.
+- :func:`parse_camera_list`: the value of a ``cameras:=[front,left]`` argument (for the
+  multi-camera node; not declared by the launch file yet).
+
+Only the standard library is imported at module level (``ament_index_python`` and
+``launch`` where needed): the launch process is the distribution's ``ros2`` interpreter,
+which need not see this package's venv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+BOOL_WORDS = {"true": True, "false": False}
+NO_PROFILE = ("", "none")
+PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+CAMERA_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class LaunchArgumentError(ValueError):
+    """A launch argument with a value the node cannot use; the message says which and why."""
+
+
+def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
+    """Node parameters for the ``device`` and ``use_compressed`` arguments the user typed.
+
+    ``typed`` maps argument name to its value; an empty value means "not typed" (the
+    arguments' default), and such an argument leaves the parameter to ``params_file``.
+    Raises :class:`LaunchArgumentError` for a value the node would refuse.
+    """
+    out: dict[str, Any] = {}
+    device = typed.get("device", "").strip()
+    if device:
+        if not DEVICE_RE.match(device):
+            raise LaunchArgumentError(
+                f"device:={device!r}: expected auto, cpu, cuda or cuda:N")
+        out["device"] = device
+    compressed = typed.get("use_compressed", "").strip().lower()
+    if compressed:
+        if compressed not in BOOL_WORDS:
+            raise LaunchArgumentError(
+                f"use_compressed:={typed['use_compressed']!r}: expected true or false")
+        out["use_compressed"] = BOOL_WORDS[compressed]
+    return out
+
+
+def dds_profile_env(value: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment variables that give the node the Fast DDS profile ``value``.
+
+    ``none`` (or an empty value) keeps the DDS defaults.  A profile the user exported
+    (``FASTDDS_DEFAULT_PROFILES_FILE``/``FASTRTPS_DEFAULT_PROFILES_FILE``) wins and is
+    inherited unchanged.  Humble's Fast DDS 2.x reads ``FASTRTPS_...``, later releases
+    ``FASTDDS_...``.  Raises :class:`LaunchArgumentError` when the file does not exist.
+    """
+    environ = os.environ if environ is None else environ
+    value = value.strip()
+    if value.lower() in NO_PROFILE or any(environ.get(v) for v in PROFILE_VARIABLES):
+        return {}
+    if not Path(value).is_file():
+        raise LaunchArgumentError(
+            f"dds_profile:={value!r}: no such file (use dds_profile:=none for the DDS "
+            "defaults)")
+    name = PROFILE_VARIABLES[1] if environ.get("ROS_DISTRO") == "humble" else PROFILE_VARIABLES[0]
+    return {name: value}
+
+
+def package_prefix(package: str) -> Path | None:
+    """The install prefix of ``package`` in the ament index (``AMENT_PREFIX_PATH``), or None."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        return Path(get_package_prefix(package))
+    except PackageNotFoundError:
+        return None
+
+
+def rviz_executable() -> Path | None:
+    """``<prefix>/lib/rviz2/rviz2`` as ``launch_ros`` resolves ``Node(package='rviz2')``."""
+    prefix = package_prefix("rviz2")
+    if prefix is None:
+        return None
+    exe = prefix / "lib" / "rviz2" / "rviz2"
+    return exe if exe.is_file() and os.access(exe, os.X_OK) else None
+
+
+def exit_with_launch_prefix(which: Callable[[str], str | None] = shutil.which) -> str:
+    """Launch prefix under which the node gets SIGINT if the launch process dies.
+
+    ``setpriv --pdeathsig INT --`` (util-linux, essential on Debian and Ubuntu) sets
+    the kernel's parent-death signal and execs the node: same pid, so launch's own
+    signals still reach the node.  Returns ``''`` where that is not available.
+    """
+    if not sys.platform.startswith("linux"):
+        return ""
+    setpriv = which("setpriv")
+    return f"{setpriv} --pdeathsig INT -- " if setpriv else ""
+
+
+def route_sigterm_to_shutdown(context: Any, log: Callable[[str], None]) -> bool:
+    """Make SIGTERM to this launch an orderly shutdown of the launched processes.
+
+    ``LaunchService`` handles SIGTERM by cancelling its run task, which ends
+    ``ros2 launch`` and leaves the node running (its own log says "using SIGTERM can
+    result in orphaned processes"); without a Python-level SIGTERM handler the signal
+    even kills the launch process outright.  Here the running service's signal
+    manager gets a SIGTERM handler that emits ``launch.events.Shutdown`` (what
+    ``LaunchService.shutdown()`` does): launch then sends the node SIGINT, SIGTERM
+    after ``sigterm_timeout`` and SIGKILL after ``sigkill_timeout``, and exits 0 once
+    the node is down.  Returns ``False`` (and changes nothing) where the running
+    launch does not expose that manager; the parent-death signal of
+    :func:`exit_with_launch_prefix` still takes the node down then.
+    """
+    try:
+        from launch.events import Shutdown
+        from launch.utilities.signal_management import AsyncSafeSignalManager
+    except ImportError:
+        return False
+    # The manager LaunchService.run_async() entered for this run (class attribute that
+    # tracks the innermost active manager; name-mangled, hence the explicit name).
+    manager = getattr(AsyncSafeSignalManager, "_AsyncSafeSignalManager__current", None)
+    if manager is None or not callable(getattr(manager, "handle", None)):
+        return False
+    state = {"sent": False}
+
+    def on_sigterm(signum: int) -> None:
+        if state["sent"]:
+            log("SIGTERM again: shutdown already under way")
+            return
+        state["sent"] = True
+        log("SIGTERM: shutting down the launched processes (SIGINT, then SIGTERM after "
+            "sigterm_timeout, SIGKILL after sigkill_timeout)")
+        context.emit_event_sync(Shutdown(reason="SIGTERM received"))
+
+    manager.handle(signal.SIGTERM, on_sigterm)
+    # The manager only sees signals that have a Python-level handler (it listens on the
+    # wakeup fd); with SIG_DFL the kernel would end the process before it could act.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _ignore_here)
+    return True
+
+
+def _ignore_here(signum: int, frame: Any) -> None:
+    """Python-level SIGTERM handler: the launch signal manager acts on the signal."""
+
+
+def parse_camera_list(value: str) -> list[str]:
+    """Camera namespaces from ``cameras:=[front,left]``, ``front,left`` or a YAML list.
+
+    Names are relative ROS namespaces (``front``, ``robot/head``); duplicates and
+    bad names raise :class:`LaunchArgumentError`.  An empty value or ``[]`` is no list.
+    """
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    names = [n.strip().strip("'\"").strip() for n in text.replace("\n", ",").split(",")]
+    names = [n for n in names if n]
+    seen: set[str] = set()
+    for n in names:
+        if not CAMERA_NAME_RE.match(n):
+            raise LaunchArgumentError(
+                f"cameras: {n!r} is not a relative ROS namespace (letters, digits, _ and /)")
+        if n in seen:
+            raise LaunchArgumentError(f"cameras: {n!r} is listed twice")
+        seen.add(n)
+    return names
