@@ -189,7 +189,7 @@ def node_reason() -> str | None:
 
 def section_node(check: Check, device: str, wdir: Path, out: Path, quick: bool) -> None:
     from bench.__main__ import bench_frames
-    from bench.dds import Camera, NodeProcess, dds_env
+    from bench.dds import Camera, dds_env, start_node
 
     env = dds_env(150 + os.getpid() % 80, out / "onnx_cache")
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
@@ -209,7 +209,7 @@ def section_node(check: Check, device: str, wdir: Path, out: Path, quick: bool) 
                 params = {"weights": str(_weights(backbone, wdir)), "device": device,
                           "backend": "auto", "diagnostics_period_s": 0.5,
                           "detector_tiles": tiles, "publish_tf": tf}
-                node = NodeProcess(out / f"node_{name}_tiles{tiles}.log", params, env)
+                node = start_node(out / f"node_{name}_tiles{tiles}.log", params, env)
                 try:
                     startup = cam.wait_ready(node, 240.0)
                     diag = cam.latest_diag()
@@ -236,7 +236,7 @@ def section_node(check: Check, device: str, wdir: Path, out: Path, quick: bool) 
 def multicamera_reason() -> str | None:
     """None when the node has multi-camera support (a ``cameras`` parameter)."""
     try:
-        from ldl_pose_ros.ros.node import PARAMETERS
+        from ldl_pose_ros.core.params import PARAMETERS
     except ImportError as exc:
         return f"the node does not import here ({exc})"
     if "cameras" not in {p.name for p in PARAMETERS}:
@@ -250,8 +250,8 @@ def write_dataset(root: Path, samples: int) -> Path:
     """A folder+CSV training set: the shipped photograph, face boxes shifted and scaled."""
     import cv2
 
+    from bench.scenes import DEMO_FACE_BOX
     from ldl_pose_ros.resources import DEMO_IMAGE
-    from ldl_pose_ros.synthetic import DEMO_FACE_BOX
 
     root.mkdir(parents=True, exist_ok=True)
     img = cv2.imread(str(DEMO_IMAGE), cv2.IMREAD_COLOR)
