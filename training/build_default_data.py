@@ -42,6 +42,7 @@ import numpy as np
 
 from training.pseudo_label import (
     NON_FACES,
+    POOL_TEACHERS,
     LabelRow,
     convert_teacher_labels,
     detect_faces,
@@ -96,17 +97,31 @@ def _git_commit() -> str:
 def build_pool(shared: Path, out: Path, args: argparse.Namespace) -> dict:
     """Step (a): spread-filtered, weighted pool labels."""
     src = shared / "data" / "faces" / "teacher_labels.csv"
+    weights = parse_teacher_weights(args.teacher_weights)
     rows, st = convert_teacher_labels(
-        src, args.max_spread, args.spread_per_deg, args.tau, min_teachers=2
+        src, args.max_spread, args.spread_per_deg, args.tau, min_teachers=2,
+        teacher_weights=weights,
     )
     write_labels_csv(rows, out / "pool.csv")
+    lm_rows = []
+    if args.landmarks:
+        lms = np.load(args.landmarks)
+        lm_box = {str(f): b for f, b in zip(lms["files"], lms["boxes"], strict=True)
+                  if np.all(np.isfinite(b))}
+        lm_rows = [LabelRow(r.file, lm_box[r.file], r.angles, r.weight)
+                   for r in rows if r.file in lm_box]
+        write_labels_csv(lm_rows, out / "pool_lmbox.csv")
     yaws = np.array([r.angles[0] for r in rows])
     return {
         "csv": "pool.csv",
         "images": str(shared / "data" / "faces"),
         "images_in_shared": "data/faces",
-        "from": "data/faces/teacher_labels.csv (fused median of FSA-Net, 3DDFA_V2, "
-        "Lightweight-HPE)",
+        "from": "data/faces/teacher_labels.csv, "
+        + ("per-angle weighted mean of the teacher columns "
+           f"{weights} (outliers > 15 deg from the median left out)" if weights else
+           "fused median of FSA-Net, 3DDFA_V2, Lightweight-HPE"),
+        "landmark_boxes": {"csv": "pool_lmbox.csv", "rows": len(lm_rows),
+                           "from": str(args.landmarks)} if args.landmarks else None,
         "filters": {
             "dropped_non_faces": list(NON_FACES),
             "min_teachers": 2,
@@ -133,6 +148,10 @@ def build_synth(shared: Path, out: Path, args: argparse.Namespace) -> dict:
     )
 
     pool = read_pool(out / "pool.csv")
+    landmarks = None
+    if args.landmarks:
+        lms = np.load(args.landmarks)
+        landmarks = dict(zip((str(f) for f in lms["files"]), lms["landmarks"], strict=True))
     detector = None
     yunet = shared / "models" / "detectors" / "yunet_2023mar.onnx"
     if yunet.is_file():
@@ -148,7 +167,7 @@ def build_synth(shared: Path, out: Path, args: argparse.Namespace) -> dict:
         "min_delta_yaw": 10.0,
         "max_pitch_delta": 20.0,
         "max_pitch": 40.0,
-        "max_uses": 1,
+        "max_uses": args.synth_max_uses,
     }
     st = synthesize_dataset(
         pool,
@@ -159,6 +178,7 @@ def build_synth(shared: Path, out: Path, args: argparse.Namespace) -> dict:
         seed=args.seed,
         weight=args.synth_weight,
         detector=detector,
+        landmarks=landmarks,
         **plan,
     )
     info: dict = {
@@ -206,12 +226,14 @@ def build_pointing04(shared: Path, out: Path, args: argparse.Namespace) -> dict:
 
         detector = create_detector("yunet", model_path=yunet)
     rows: list[LabelRow] = []
+    annotated: list[LabelRow] = []
     n_det = n_excl = 0
     for d in rows_in:
         if abs(d["tilt"]) > args.p04_max_tilt:
             n_excl += 1
             continue
         box = d["box"]
+        annotated.append(LabelRow(d["file"], box, np.array([d["pan"], d["tilt"], np.nan]), 1.0))
         c, half = 0.5 * (box[:2] + box[2:]), 0.5 * (box[2:] - box[:2]) * P04_BOX_SCALE
         box = np.concatenate([c - half, c + half])
         if detector is not None:
@@ -220,6 +242,8 @@ def build_pointing04(shared: Path, out: Path, args: argparse.Namespace) -> dict:
                 box, n_det = faces[0][0], n_det + 1
         rows.append(LabelRow(d["file"], box, np.array([d["pan"], d["tilt"], np.nan]), 1.0))
     write_labels_csv(rows, out / "pointing04_train.csv")
+    # The annotated boxes are tight face boxes, close to a landmark box.
+    write_labels_csv(annotated, out / "pointing04_annotated_train.csv")
     return {
         "csv": "pointing04_train.csv",
         "images": str(p04),
@@ -228,7 +252,8 @@ def build_pointing04(shared: Path, out: Path, args: argparse.Namespace) -> dict:
         "held_out_persons_for_evaluation": list(EVAL_PERSONS),
         "labels": "yaw = pan, pitch = tilt (nominal), roll empty = unknown (mask it)",
         "filters": {"max_abs_tilt": args.p04_max_tilt},
-        "box": f"YuNet detection (largest face); else the annotated box x {P04_BOX_SCALE}",
+        "box": f"YuNet detection (largest face); else the annotated box x {P04_BOX_SCALE}; "
+        "pointing04_annotated_train.csv: the same images with the annotated (tight) boxes",
         "counts": {
             "rows": len(rows_in),
             "excluded_tilt": n_excl,
@@ -238,6 +263,19 @@ def build_pointing04(shared: Path, out: Path, args: argparse.Namespace) -> dict:
         "weight": 1.0,
         "yaw_histogram": _hist(np.array([r.angles[0] for r in rows])),
     }
+
+
+def parse_teacher_weights(text: str) -> dict[str, float] | None:
+    """``'tddfa=0.35,lwhpe=0.25'`` -> ``{'tddfa': 0.35, 'lwhpe': 0.25}`` (empty -> None)."""
+    if not text.strip():
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in POOL_TEACHERS or not value:
+            raise ValueError(f"bad teacher weight {part!r} (teachers: {POOL_TEACHERS})")
+        out[name.strip()] = float(value)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,6 +295,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.67,
         help="minimum source weight (0.67 = spread <= 6 deg)",
     )
+    ap.add_argument("--synth-max-uses", type=int, default=1,
+                    help="how many synthetic images one pool face may give")
+    ap.add_argument("--teacher-weights", default="",
+                    help="weighted fusion of the teacher columns, e.g. "
+                    "'tddfa=0.35,mediapipe=0.3,lwhpe=0.25,fsanet=0.1' (default: the fused median)")
+    ap.add_argument("--landmarks", default="",
+                    help="pool FaceMesh landmarks (training.landmark_boxes output): adds "
+                    "pool_lmbox.csv / synth/labels_lmbox.csv with landmark-extent boxes")
     ap.add_argument("--skip-synth", action="store_true")
     ap.add_argument("--verify", type=int, default=300, help="FSA-Net check on N synthetic images")
     ap.add_argument("--contact-sheet", default=str(REPO_ROOT / "runs" / "synth_contact_sheet.png"))

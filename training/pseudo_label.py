@@ -109,6 +109,28 @@ def fuse_angles(
     return (w[:, None] * p).sum(axis=0) / w.sum(), spread, n
 
 
+def fuse_weighted(
+    preds: dict[str, np.ndarray], weights: dict[str, float], outlier_deg: float = 15.0
+) -> tuple[np.ndarray, float, int]:
+    """Quality-weighted per-angle mean of named teachers' ``(3,)`` angles.
+
+    Teachers without an output (NaN) are skipped; per angle, a teacher more than
+    ``outlier_deg`` from the median of the others' values is left out.  Returns
+    ``(angles, spread, n_teachers)`` with the spread of :func:`angle_spread` over
+    the weighted teachers.
+    """
+    names = [t for t in weights if t in preds and np.all(np.isfinite(preds[t]))]
+    if not names:
+        return np.full(3, np.nan), float("nan"), 0
+    p = np.array([preds[t] for t in names], np.float64)
+    w = np.array([float(weights[t]) for t in names], np.float64)
+    med = np.median(p, axis=0)
+    keep = np.abs(p - med) <= float(outlier_deg)
+    wk = w[:, None] * keep
+    out = np.where(wk.sum(0) > 0, (wk * p).sum(0) / np.maximum(wk.sum(0), 1e-12), med)
+    return out, angle_spread(p), len(names)
+
+
 def confidence_weight(
     spread: float | np.ndarray, tau: float = 15.0, single: float = 0.5
 ) -> np.ndarray:
@@ -402,6 +424,7 @@ def convert_teacher_labels(
     tau: float = 15.0,
     min_teachers: int = 2,
     drop_files: Sequence[str] = NON_FACES,
+    teacher_weights: dict[str, float] | None = None,
 ) -> tuple[list[LabelRow], ConvertStats]:
     """Turn the shared pool's ``teacher_labels.csv`` into folder+CSV rows.
 
@@ -409,6 +432,8 @@ def convert_teacher_labels(
     non-faces, rows with fewer than ``min_teachers`` fused teachers and rows whose
     ``spread`` exceeds the (yaw-dependent) limit of :func:`keep_by_spread`; the
     weight is ``exp(-spread / tau)``.  ``file`` stays relative to ``data/faces/``.
+    With ``teacher_weights`` (teacher name -> weight) the angles and the spread are
+    recomputed from the per-teacher columns with :func:`fuse_weighted` instead.
     """
     stats = ConvertStats()
     rows: list[LabelRow] = []
@@ -422,6 +447,10 @@ def convert_teacher_labels(
             n = int(_f(d.get("n_teachers")) if d.get("n_teachers") else 0)
             angles = np.array([_f(d[k]) for k in ("yaw", "pitch", "roll")])
             spread = _f(d.get("spread"))
+            if teacher_weights:
+                preds = {t: np.array([_f(d.get(f"{t}_{k}")) for k in ("yaw", "pitch", "roll")])
+                         for t in teacher_weights}
+                angles, spread, n = fuse_weighted(preds, teacher_weights)
             if n < min_teachers or not np.all(np.isfinite(angles)) or not math.isfinite(spread):
                 stats.too_few_teachers += 1
                 continue

@@ -51,6 +51,10 @@ def split(data: Path, seed: int = 0, lfw_fraction: float = 1 / 30,
             val_files.add(r["file"])
     _write(data / "pool_train.csv", header, [r for r in rows if r["file"] not in val_files])
     _write(data / "pool_val.csv", header, [r for r in rows if r["file"] in val_files])
+    if (data / "pool_lmbox.csv").is_file():
+        with open(data / "pool_lmbox.csv", newline="") as f:
+            lm_rows = [r for r in csv.DictReader(f) if r["file"] not in val_files]
+        _write(data / "pool_lmbox_train.csv", header, lm_rows)
 
     with open(data / "synth" / "meta.csv", newline="") as f:
         derived = {m["file"] for m in csv.DictReader(f) if m["source_file"] in val_files}
@@ -59,6 +63,13 @@ def split(data: Path, seed: int = 0, lfw_fraction: float = 1 / 30,
         s_header = list(reader.fieldnames or [])
         s_rows = [r for r in reader if r["file"] not in derived]
     _write(data / "synth" / "labels_train.csv", s_header, s_rows)
+    with open(data / "synth" / "labels.csv", newline="") as f:
+        s_val = [r for r in csv.DictReader(f) if r["file"] in derived]
+    _write(data / "synth" / "labels_val.csv", s_header, s_val)
+    if (data / "synth" / "labels_lmbox.csv").is_file():
+        with open(data / "synth" / "labels_lmbox.csv", newline="") as f:
+            lm_rows = [r for r in csv.DictReader(f) if r["file"] not in derived]
+        _write(data / "synth" / "labels_lmbox_train.csv", s_header, lm_rows)
     return {"pool_train": len(rows) - len(val_files), "pool_val": len(val_files),
             "synth_train": len(s_rows), "synth_dropped": len(derived)}
 

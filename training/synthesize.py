@@ -362,6 +362,7 @@ class SynthResult:
     box: np.ndarray
     delta: tuple[float, float]
     visible_fraction: float
+    landmark_box: np.ndarray | None = None
 
 
 def synthesize_face(
@@ -373,6 +374,7 @@ def synthesize_face(
     delta_yaw: float,
     delta_pitch: float = 0.0,
     recentre: bool = True,
+    normals: np.ndarray | None = None,
 ) -> SynthResult:
     """Turn the face of ``image`` to ``angles + (delta_yaw, delta_pitch, 0)`` and label it.
 
@@ -386,7 +388,9 @@ def synthesize_face(
     ``angles`` the face's (yaw, pitch, roll) label, ``box`` its face box.  With
     ``recentre`` the turned head is shifted so its box keeps the original centre
     (pool images are tight crops: a turned face would otherwise leave the frame);
-    the background band absorbs the shift.
+    the background band absorbs the shift.  With the canonical face's vertex
+    ``normals`` (:func:`training.landmark_boxes.vertex_normals`) the result also
+    carries the landmark box of the turned face (its visible AFLW-like points).
     """
     a0 = np.asarray(angles, np.float64).reshape(3)
     target = a0 + np.array([delta_yaw, delta_pitch, 0.0])
@@ -404,8 +408,14 @@ def synthesize_face(
     face = mesh.group == 0
     area = signed_areas(dst[:, :2], mesh.triangles[face])
     vis = float(np.mean(mesh.front_sign * area > 0))
+    lm_box = None
+    if normals is not None:
+        from training.landmark_boxes import landmark_box, visible
+
+        lm_box = landmark_box(dst[:n], visible(r_delta @ mesh.fit_rotation, normals))
     return SynthResult(
-        out, compose_label(a0, r_delta), new_box, (float(delta_yaw), float(delta_pitch)), vis
+        out, compose_label(a0, r_delta), new_box, (float(delta_yaw), float(delta_pitch)), vis,
+        lm_box,
     )
 
 
@@ -574,6 +584,7 @@ def synthesize_dataset(
     detector: object | None = None,
     min_detector_iou: float = 0.3,
     progress: bool = True,
+    landmarks: dict[str, np.ndarray] | None = None,
     **plan_kwargs: float,
 ) -> SynthStats:
     """Synthesise ``count`` large-pose faces from ``pool`` into ``out_dir``.
@@ -585,6 +596,10 @@ def synthesize_dataset(
     With a ``detector`` (e.g. the YuNet that made the pool's boxes), the face box
     is the detection overlapping the geometric box best (IoU >= ``min_detector_iou``),
     so synthetic and real boxes follow the same rule; otherwise the geometric box.
+    ``landmarks`` maps pool files to precomputed FaceMesh landmarks (the output of
+    :mod:`training.landmark_boxes`; NaN rows mean "no face") to skip FaceMesh.
+    Besides ``labels.csv`` (detector boxes) it writes ``labels_lmbox.csv``: the
+    same images with their landmark boxes (rows without one are left out).
     """
     from ldl_pose_ros.core.imaging import load_image
     from training.pseudo_label import LabelRow, detect_faces, write_labels_csv
@@ -593,20 +608,25 @@ def synthesize_dataset(
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from training.landmark_boxes import vertex_normals
+
+    normals = vertex_normals(topo)
     fm = FaceMeshLandmarks()
     stats = SynthStats()
     rows: list[LabelRow] = []
+    lm_rows: list[LabelRow] = []
     meta: list[dict] = []
-    used: set[int] = set()
+    uses: dict[int, int] = {}
+    max_uses = int(plan_kwargs.get("max_uses", 1))
     t0 = time.perf_counter()
     plans = plan_pairs(pool, int(count * 1.3) + 10, rng, **plan_kwargs)
     stats.planned = len(plans)
     for src_idx, dy, dp in plans:
         if stats.written >= count:
             break
-        if src_idx in used:
+        if uses.get(src_idx, 0) >= max_uses:
             continue
-        used.add(src_idx)
+        uses[src_idx] = uses.get(src_idx, 0) + 1
         face = pool[src_idx]
         try:
             img = load_image(Path(images_dir) / face.file)
@@ -614,7 +634,11 @@ def synthesize_dataset(
             stats.unreadable += 1
             continue
         t1 = time.perf_counter()
-        lm = fm(img)
+        if landmarks is not None and face.file in landmarks:
+            lm = landmarks[face.file]
+            lm = None if not np.all(np.isfinite(lm)) else lm.astype(np.float64)
+        else:
+            lm = fm(img)
         stats.seconds_landmarks += time.perf_counter() - t1
         if lm is None:
             stats.no_landmarks += 1
@@ -625,7 +649,7 @@ def synthesize_dataset(
         if abs(fit_yaw - face.angles[0]) > max_fit_yaw_error:
             stats.rejected += 1
             continue
-        res = synthesize_face(img, lm, topo, face.angles, face.box, dy, dp)
+        res = synthesize_face(img, lm, topo, face.angles, face.box, dy, dp, normals=normals)
         if abs(res.angles[0]) > 90.0 or abs(res.angles[1]) > 60.0:
             stats.rejected += 1
             continue
@@ -646,6 +670,8 @@ def synthesize_dataset(
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out / rel), res.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         rows.append(LabelRow(rel, box, res.angles, weight * face.weight))
+        if res.landmark_box is not None:
+            lm_rows.append(LabelRow(rel, res.landmark_box, res.angles, weight * face.weight))
         meta.append(
             {
                 "file": rel,
@@ -657,6 +683,9 @@ def synthesize_dataset(
                 "src_roll": face.angles[2],
                 "visible_fraction": round(res.visible_fraction, 3),
                 "box_source": box_source,
+                "landmark_box": ""
+                if res.landmark_box is None
+                else " ".join(f"{v:.2f}" for v in res.landmark_box),
             }
         )
         stats.written += 1
@@ -669,6 +698,7 @@ def synthesize_dataset(
     fm.close()
     stats.seconds = time.perf_counter() - t0
     write_labels_csv(rows, out / "labels.csv")
+    write_labels_csv(lm_rows, out / "labels_lmbox.csv")
     with (out / "meta.csv").open("w", newline="") as fh:
         if meta:
             w = csv.DictWriter(fh, fieldnames=list(meta[0]))

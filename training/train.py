@@ -50,7 +50,7 @@ from training.augment import AugmentConfig
 from training.datasets.base import Sample, mix_sources
 from training.datasets.registry import expand_path, load_source
 from training.datasets.torch_dataset import PoseDataset
-from training.loss import MaskedLDLLoss
+from training.loss import MIRROR_SIGNS, MaskedLDLLoss, mirror_consistency
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "train": {"epochs": 10, "batch_size": 64, "num_workers": 0, "threads": 2, "amp": True,
               "grad_clip": 0.0, "samples_per_epoch": None, "cache_images": False,
               "val_batch_size": 128, "device": "auto", "allow_identity_overlap": False,
-              "bn_momentum": None},
+              "bn_momentum": None, "mirror_pairs": False, "mirror_weight": 0.1},
     "augment": {},
     "data": {"train": [], "val": []},
 }
@@ -406,10 +406,21 @@ class Trainer:
                 g["lr"] = lr * f
             x, angles = x.to(self.device, non_blocking=True), angles.to(self.device)
             mask, weight = mask.to(self.device), weight.to(self.device)
+            pairs = bool(self.cfg["train"]["mirror_pairs"])
+            if pairs:  # second half = mirror images of the first half
+                h = len(x) // 2
+                signs = torch.tensor(MIRROR_SIGNS, device=self.device)
+                x = torch.cat([x[:h], torch.flip(x[:h], dims=[3])])
+                angles = torch.cat([angles[:h], angles[:h] * signs])
+                mask, weight = torch.cat([mask[:h], mask[:h]]), torch.cat([weight[:h], weight[:h]])
             ctx = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
             with ctx:
                 logits = self.model(x)
             loss, parts = self.loss_fn(logits.float(), angles, mask, weight)
+            if pairs:
+                mirror = mirror_consistency(logits[:h], logits[h:], self.model.centers)
+                loss = loss + float(self.cfg["train"]["mirror_weight"]) * mirror
+                parts = {**parts, "mirror": mirror.detach()}
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             clip = float(self.cfg["train"]["grad_clip"])

@@ -240,6 +240,10 @@ def build_backbone(name: str, width_mult: float = 1.0) -> nn.Module:
         return ResNet(_Bottleneck, (3, 4, 6, 3))
     if name == "mobilenetv3_small":
         return MobileNetV3Small(width_mult)
+    if name == "facemesh":
+        from ldl_pose_ros.model.facemesh import FaceMeshNet
+
+        return FaceMeshNet()
     raise ValueError(f"unknown backbone {name!r}")
 
 

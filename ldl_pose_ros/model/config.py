@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ANGLE_NAMES = ("yaw", "pitch", "roll")
-BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small")
+BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small", "facemesh")
 REG_LOSSES = ("smooth_l1", "l1", "mse")
 
 

@@ -1,0 +1,106 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""A face-landmark backbone with the layout of MediaPipe's FaceMesh network.
+
+The layout (stem convolution, residual depthwise-separable blocks with PReLU,
+max-pool shortcuts with zero channel padding, a 1404-value landmark layer) is
+that of the ``face_landmark.tflite`` model in the ``mediapipe`` wheel, so its
+weights can initialise this module (``training/facemesh_init.py`` converts
+them).  The network was trained by Google on a large set of faces to regress 468
+3D landmarks; see the "MediaPipe Face Mesh" model card (Apache-2.0).
+
+Padding follows TensorFlow's ``SAME`` rule (extra pixel at the bottom/right),
+computed from the input size, so converted weights give the original outputs.
+Inputs of 160 and 192 pixels are supported (any size whose last feature map is
+at least 3x3).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_LANDMARK_VALUES = 468 * 3
+
+
+def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Zero-pad ``x`` (NCHW) as TensorFlow's ``SAME`` padding does."""
+    pads = []
+    for n in (int(x.shape[-1]), int(x.shape[-2])):
+        out = -(-n // stride)
+        total = max((out - 1) * stride + kernel - n, 0)
+        pads += [total // 2, total - total // 2]
+    if not any(pads):
+        return x
+    return F.pad(x, pads)
+
+
+class _Block(nn.Module):
+    """Depthwise 3x3 + pointwise 1x1, residual add, PReLU.
+
+    With ``stride=2`` the shortcut is a 2x2 max-pool; when the block widens the
+    channels the shortcut is zero-padded in the channel dimension.
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.stride = stride
+        self.extra = cout - cin
+        self.dw = nn.Conv2d(cin, cin, 3, stride, 0, groups=cin)
+        self.pw = nn.Conv2d(cin, cout, 1)
+        self.act = nn.PReLU(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pw(self.dw(_same_pad(x, 3, self.stride)))
+        s = F.max_pool2d(x, 2, 2, ceil_mode=True) if self.stride == 2 else x
+        if self.extra:
+            s = F.pad(s, (0, 0, 0, 0, 0, self.extra))
+        return self.act(y + s)
+
+
+# (in, out, stride) of the trunk blocks, after the 16-channel stem.
+_TRUNK = (
+    (16, 16, 1), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 32, 1),
+    (32, 64, 2), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1),
+    (128, 128, 1), (128, 128, 2), (128, 128, 1), (128, 128, 1),
+)
+
+
+class FaceMeshNet(nn.Module):
+    """FaceMesh-layout feature extractor.
+
+    ``forward`` maps ``(B, 3, S, S)`` images to ``(B, out_features)``: the 1404
+    landmark values (scaled by ``1 / S``) passed through a learned
+    ``Linear + PReLU`` embedding.  :meth:`landmarks` gives the raw landmark
+    layer (pixels of the input for converted weights).
+    """
+
+    def __init__(self, embed: int = 256) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 2, 0)
+        self.stem_act = nn.PReLU(16)
+        self.trunk = nn.Sequential(*[_Block(*spec) for spec in _TRUNK])
+        self.branch = nn.Sequential(_Block(128, 128, 2), _Block(128, 128), _Block(128, 128))
+        self.reduce = nn.Conv2d(128, 32, 1)
+        self.reduce_act = nn.PReLU(32)
+        self.tail = _Block(32, 32)
+        self.landmark = nn.Conv2d(32, NUM_LANDMARK_VALUES, 3, 3)
+        self.embed = nn.Sequential(nn.Linear(NUM_LANDMARK_VALUES, embed), nn.PReLU(embed))
+        self.out_features = embed
+        nn.init.normal_(self.embed[0].weight, 0.0, 0.02)
+        nn.init.zeros_(self.embed[0].bias)
+
+    def landmarks(self, x: torch.Tensor) -> torch.Tensor:
+        """The landmark layer's ``(B, 1404)`` output."""
+        x = self.stem_act(self.stem(_same_pad(x, 3, 2)))
+        x = self.branch(self.trunk(x))
+        x = self.tail(self.reduce_act(self.reduce(x)))
+        x = self.landmark(x)
+        if x.shape[-1] != 1 or x.shape[-2] != 1:
+            x = F.adaptive_avg_pool2d(x, 1)
+        return torch.flatten(x, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, 3, S, S)`` images to ``(B, out_features)`` features."""
+        return self.embed(self.landmarks(x) / float(x.shape[-1]))
