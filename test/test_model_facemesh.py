@@ -49,8 +49,8 @@ def test_converted_facemesh_finds_the_demo_face_landmarks(demo_image_bgr: np.nda
     pytest.importorskip("mediapipe")
     import cv2
 
-    from ldl_pose_ros.crop import crop_faces
-    from ldl_pose_ros.detection import create_detector
+    from ldl_pose_ros.core.crop import crop_faces
+    from ldl_pose_ros.core.detection import create_detector
     from training.facemesh_init import default_tflite_path, facemesh_state_dict, read_tflite_tensors
 
     rgb = cv2.cvtColor(demo_image_bgr, cv2.COLOR_BGR2RGB)

@@ -84,7 +84,7 @@ def box_from_landmarks(landmarks: np.ndarray, topo: MeshTopology, normals: np.nd
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    from ldl_pose_ros.imaging import load_image
+    from ldl_pose_ros.core.imaging import load_image
     from training.synthesize import FaceMeshLandmarks, load_topology
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

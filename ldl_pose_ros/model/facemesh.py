@@ -86,10 +86,11 @@ class FaceMeshNet(nn.Module):
         self.reduce_act = nn.PReLU(32)
         self.tail = _Block(32, 32)
         self.landmark = nn.Conv2d(32, NUM_LANDMARK_VALUES, 3, 3)
-        self.embed = nn.Sequential(nn.Linear(NUM_LANDMARK_VALUES, embed), nn.PReLU(embed))
+        proj = nn.Linear(NUM_LANDMARK_VALUES, embed)
+        nn.init.normal_(proj.weight, 0.0, 0.02)
+        nn.init.zeros_(proj.bias)
+        self.embed = nn.Sequential(proj, nn.PReLU(embed))
         self.out_features = embed
-        nn.init.normal_(self.embed[0].weight, 0.0, 0.02)
-        nn.init.zeros_(self.embed[0].bias)
 
     def landmarks(self, x: torch.Tensor) -> torch.Tensor:
         """The landmark layer's ``(B, 1404)`` output."""
