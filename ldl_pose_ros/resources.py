@@ -10,4 +10,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 DEMO_IMAGE = DATA_DIR / "astronaut.jpg"
+#: The same face turned about 35 degrees to its right (nose towards the image left).
+TURNED_IMAGE = DATA_DIR / "astronaut_turned.jpg"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "default.ckpt"
+#: YuNet face detector (Apache-2.0, see weights/YUNET_NOTICE.md), the default detector.
+DEFAULT_YUNET = WEIGHTS_DIR / "yunet_2023mar.onnx"

@@ -57,6 +57,18 @@ def demo_image_bgr() -> np.ndarray:
     return img
 
 
+@pytest.fixture(scope="session")
+def turned_image_bgr() -> np.ndarray:
+    """The demo face turned about 35 degrees (yaw > 0: nose towards the image left), BGR."""
+    import cv2
+
+    from ldl_pose_ros.resources import TURNED_IMAGE
+
+    img = cv2.imread(str(TURNED_IMAGE), cv2.IMREAD_COLOR)
+    assert img is not None, TURNED_IMAGE
+    return img
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _limit_threads() -> None:
     """Keep torch from oversubscribing the small CI machine."""

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import cv2
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.scenes import DEMO_FACE_BOX, face_grid
-from ldl_pose_ros.core.detection import BACKENDS, Detection, create_detector
+from ldl_pose_ros.core.detection import BACKENDS, DEFAULT_DETECTOR, Detection, create_detector
 from ldl_pose_ros.core.detection._util import clip_boxes, nms
 from ldl_pose_ros.core.geometry import box_iou
 
@@ -149,15 +150,18 @@ def test_haar_composed_frame(demo_image_bgr):
     assert all(0.5 <= d.score < 1.0 for d in dets)
 
 
-def _yunet_path(shared_dir):
-    path = shared_dir / "models" / "detectors" / "yunet_2023mar.onnx"
-    if not path.is_file():
-        pytest.skip(f"YuNet model not found at {path}")
-    return path
+def test_yunet_is_the_default_and_ships_with_its_notice():
+    from ldl_pose_ros.resources import DEFAULT_YUNET, WEIGHTS_DIR
+
+    assert DEFAULT_DETECTOR == "yunet"
+    digest = hashlib.sha256(DEFAULT_YUNET.read_bytes()).hexdigest()
+    notice = (WEIGHTS_DIR / "YUNET_NOTICE.md").read_text()
+    assert digest in notice and "Apache License 2.0" in notice
+    assert create_detector().model_path == DEFAULT_YUNET
 
 
-def test_yunet_finds_demo_face(shared_dir, demo_image_bgr):
-    det = create_detector("yunet", model_path=_yunet_path(shared_dir))
+def test_yunet_finds_demo_face(demo_image_bgr):
+    det = create_detector("yunet")
     best = _check_demo_face(det.detect(_rgb(demo_image_bgr)))
     lm = best.landmarks
     assert lm is not None and lm.shape == (5, 2) and np.all(np.isfinite(lm))
@@ -165,13 +169,20 @@ def test_yunet_finds_demo_face(shared_dir, demo_image_bgr):
     assert lm[3, 0] < lm[4, 0] and lm[3, 1] > lm[0, 1]  # mouth corners below the eyes
 
 
-def test_yunet_composed_frame_and_downscale(shared_dir, demo_image_bgr):
+def test_yunet_finds_the_turned_face(turned_image_bgr):
+    """A face turned ~35 degrees is found, mirrored or not."""
+    det = create_detector("yunet")
+    for img in (turned_image_bgr, np.ascontiguousarray(turned_image_bgr[:, ::-1])):
+        assert len(det.detect(_rgb(img))) == 1
+
+
+def test_yunet_composed_frame_and_downscale(demo_image_bgr):
     frame, truth = face_grid(_rgb(demo_image_bgr), DEMO_FACE_BOX, 20)
-    det = create_detector("yunet", model_path=_yunet_path(shared_dir))
+    det = create_detector("yunet", max_side=4096)
     assert _matched(det.detect(frame), truth) == 20
     # Downscaled detection maps boxes back to input pixels.
     big = cv2.resize(_rgb(demo_image_bgr), (1024, 1024))
-    small = create_detector("yunet", model_path=_yunet_path(shared_dir), max_side=512)
+    small = create_detector("yunet", max_side=512)
     box = small.detect(big)[0].box
     np.testing.assert_allclose(0.5 * (box[:2] + box[2:]), 2 * FACE_CENTER, atol=30)
 
@@ -180,8 +191,6 @@ def test_create_detector_errors(tmp_path):
     assert set(BACKENDS) == {"mediapipe", "yunet", "haar"}
     with pytest.raises(ValueError, match="unknown detector backend"):
         create_detector("retinaface")
-    with pytest.raises(ValueError, match="needs model_path"):
-        create_detector("yunet")
     with pytest.raises(FileNotFoundError, match="not found"):
         create_detector("yunet", model_path=tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="inside the mediapipe wheel"):

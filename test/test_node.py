@@ -178,14 +178,19 @@ def _label_angles(harness: Any, img: np.ndarray) -> np.ndarray:
     f"needs the trained default model at {DEFAULT_WEIGHTS} (a random tiny model's yaw "
     "is meaningless); the lead adds it"))
 def test_flipped_image_mirrors_yaw(harness: Any, node: Any) -> None:
-    img = harness.demo_image()
+    import cv2
+
+    from ldl_pose_ros.resources import TURNED_IMAGE
+
+    img = cv2.imread(str(TURNED_IMAGE), cv2.IMREAD_COLOR)  # face turned ~35 deg
     yaw, pitch, roll = _label_angles(harness, img)
     yaw_f, pitch_f, roll_f = _label_angles(harness, np.ascontiguousarray(img[:, ::-1]))
+    # Clearly turned one way, and the other way in the mirror image: a model that ignored
+    # mirroring would give the same sign twice.
+    assert yaw > 15.0 and yaw_f < -15.0, (yaw, yaw_f)
     assert abs(yaw + yaw_f) < 6.0, (yaw, yaw_f)
     assert abs(roll + roll_f) < 6.0, (roll, roll_f)
     assert abs(pitch - pitch_f) < 6.0, (pitch, pitch_f)
-    if abs(yaw) > 5.0:
-        assert np.sign(yaw) != np.sign(yaw_f)
 
 
 def _bad_then_good(

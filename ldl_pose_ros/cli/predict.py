@@ -102,12 +102,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--detector",
         choices=det.BACKENDS,
         default=det.DEFAULT_DETECTOR,
-        help="face detector (default: %(default)s)",
+        help="face detector (default: %(default)s, the shipped YuNet)",
     )
     p.add_argument(
         "--detector-model",
         metavar="PATH",
-        help="detector model file: the ONNX file for yunet, a cascade XML for haar",
+        help="detector model file: another YuNet ONNX file, or a cascade XML for haar",
+    )
+    p.add_argument(
+        "--detector-max-side", type=int, default=det.DEFAULT_DETECTOR_MAX_SIDE,
+        help="yunet: downscale images for detection so their longer side is at most this "
+        "(%(default)s px)",
     )
     p.add_argument("--score-threshold", type=float, default=det.DEFAULT_SCORE_THRESHOLD,
                    help="minimum detector score (%(default)s)")
@@ -229,6 +234,8 @@ def _write_rows(writer: _csv.Writer, file: str, poses: Sequence[FacePrediction])
 
 def run_predict(args: argparse.Namespace) -> int:
     """Run ``ldl-pose predict``; returns the exit status."""
+    if not 64 <= args.detector_max_side <= 8192:
+        return error(f"--detector-max-side must be in 64..8192, got {args.detector_max_side}")
     files, missing = _collect_images(args.paths)
     if not files:
         print("ldl-pose: error: no images to process", file=sys.stderr)
@@ -256,6 +263,8 @@ def run_predict(args: argparse.Namespace) -> int:
             backend=args.backend,
             detector=None if table is not None else args.detector,
             detector_model=None if table is not None else args.detector_model,
+            detector_options=None if table is not None or args.detector != "yunet"
+            else {"max_side": args.detector_max_side},
             score_threshold=args.score_threshold,
             max_faces=args.max_faces,
             min_face_size=args.min_face_size,

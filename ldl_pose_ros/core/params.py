@@ -36,6 +36,7 @@ from ldl_pose_ros.core.detection import (
 )
 from ldl_pose_ros.core.detection import (
     DEFAULT_DETECTOR,
+    DEFAULT_DETECTOR_MAX_SIDE,
     DEFAULT_MAX_FACES,
     DEFAULT_MIN_FACE_SIZE,
     DEFAULT_SCORE_THRESHOLD,
@@ -96,8 +97,12 @@ class DetectionParams:
 
     detector: str = _p(DEFAULT_DETECTOR, "Face detector backend.", choices=DETECTORS,
                        read_only=True)
-    detector_model: str = _p("", "Model file of the yunet (ONNX) or haar (XML) detector.",
-                             read_only=True)
+    detector_model: str = _p("", "Model file of the yunet (ONNX) or haar (XML) detector; "
+                             "empty = the shipped YuNet / OpenCV's cascade.", read_only=True)
+    detector_max_side: int = _p(DEFAULT_DETECTOR_MAX_SIDE, "yunet only: images are downscaled "
+                                "for detection so that their longer side is at most this (px); "
+                                "the cost grows with the area.", range=(64, 8192),
+                                read_only=True)
     detector_tiles: int = _p(1, "mediapipe only: also detect on an n x n grid of tiles (small "
                              "faces in large frames) at 1 + n*n times the cost.", range=(1, 4),
                              read_only=True)
@@ -333,8 +338,6 @@ def _check_all(values: Mapping[str, ParamValue]) -> None:
             )
     if values["face_frame_prefix"] == values["gaze_frame_prefix"]:
         raise ParamError("face_frame_prefix and gaze_frame_prefix must differ")
-    if values["detector"] == "yunet" and not values["detector_model"]:
-        raise ParamError("detector yunet needs detector_model (a YuNet ONNX file)")
     if values["detector"] == "mediapipe" and values["detector_model"]:
         raise ParamError("detector mediapipe takes no detector_model (its model ships inside)")
 

@@ -35,7 +35,7 @@ from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.camera import CameraModel
 from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.outputs import ChildFrame, FrameOutputs, PrimaryFace, StageTimes
-from ldl_pose_ros.core.params import DEFAULTS, Params
+from ldl_pose_ros.core.params import DEFAULTS, DetectionParams, Params
 from ldl_pose_ros.core.placement import place_faces, pose_covariance
 
 if TYPE_CHECKING:
@@ -66,12 +66,21 @@ def build_estimator(params: Params = DEFAULTS, warm_up: bool = True) -> HeadPose
         detector_model=d.detector_model or None, score_threshold=d.score_threshold,
         max_faces=d.max_faces, min_face_size=d.min_face_size, threads=threads,
         max_megapixels=d.max_image_megapixels,
-        detector_options={"tiles": d.detector_tiles} if d.detector == "mediapipe" else None,
+        detector_options=_detector_options(d),
     )
     if warm_up:
         est.estimate(np.zeros((64, 64, 3), np.uint8))
         est.estimate_boxes(np.zeros((64, 64, 3), np.uint8), [[8.0, 8.0, 56.0, 56.0]])
     return est
+
+
+def _detector_options(d: DetectionParams) -> dict[str, int] | None:
+    """Backend-specific detector arguments of the detection parameters."""
+    if d.detector == "mediapipe":
+        return {"tiles": d.detector_tiles}
+    if d.detector == "yunet":
+        return {"max_side": d.detector_max_side}
+    return None
 
 
 def build_tracker(params: Params = DEFAULTS) -> FaceTracker:

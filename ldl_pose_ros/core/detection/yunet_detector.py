@@ -1,9 +1,9 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Optional detector: YuNet through ``cv2.FaceDetectorYN`` (OpenCV >= 4.8).
+"""The default detector: YuNet through ``cv2.FaceDetectorYN`` (OpenCV >= 4.8).
 
-No wheel ships the YuNet weights: the user gives the ONNX file, e.g. OpenCV Zoo's
-``face_detection_yunet_2023mar.onnx``.
+The package ships YuNet 2023mar (``weights/yunet_2023mar.onnx``, Apache-2.0, see
+``weights/YUNET_NOTICE.md``); another YuNet ONNX file can be given instead.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class YuNetDetector:
         score_threshold: float = 0.5,
         nms_threshold: float = 0.3,
         top_k: int = 5000,
-        max_side: int | None = 1920,
+        max_side: int | None = 640,
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
