@@ -58,63 +58,14 @@ from __future__ import annotations
 
 import numpy as np
 
+# The Euler conventions live with the network (model.angles, below the core); the
+# dataset convention's functions are re-exported here, where every other frame is.
+from ldl_pose_ros.model.angles import euler_to_matrix, matrix_to_euler
+
 # Columns: REP-155 face axes (x nose, y face-left, z scalp) expressed in the head frame H.
 _FACE_IN_HEAD = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
 # Columns: gaze-frame axes (x face-right, y chin, z nose) expressed in H.
 _GAZE_IN_HEAD = np.diag([-1.0, 1.0, -1.0])
-
-
-def _rx(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(a.shape + (3, 3))
-
-
-def _ry(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, z, s, z, o, z, -s, z, c], -1).reshape(a.shape + (3, 3))
-
-
-def _rz(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(a.shape + (3, 3))
-
-
-def euler_to_matrix(
-    yaw: np.ndarray | float, pitch: np.ndarray | float, roll: np.ndarray | float
-) -> np.ndarray:
-    """Rotation of the head frame in the optical frame, ``Rx(-pitch) Ry(yaw) Rz(roll)``.
-
-    Args:
-        yaw: degrees, dataset convention; scalar or array.
-        pitch: degrees, broadcastable with ``yaw``.
-        roll: degrees, broadcastable with ``yaw``.
-
-    Returns:
-        ``(..., 3, 3)`` float64 rotation matrices.
-    """
-    y, p, r = np.broadcast_arrays(
-        *(np.radians(np.asarray(v, np.float64)) for v in (yaw, pitch, roll))
-    )
-    return _rx(-p) @ _ry(y) @ _rz(r)
-
-
-def matrix_to_euler(rot: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`euler_to_matrix`: ``(..., 3, 3)`` -> ``(..., 3)`` (yaw, pitch, roll) deg.
-
-    Yaw is in [-90, 90]; at the singularity |yaw| = 90 the roll is set to 0.
-    """
-    m = np.asarray(rot, np.float64)
-    cy = np.hypot(m[..., 1, 2], m[..., 2, 2])
-    yaw = np.arctan2(m[..., 0, 2], cy)
-    singular = cy < 1e-9
-    pitch = np.where(
-        singular, -np.arctan2(m[..., 2, 1], m[..., 1, 1]), np.arctan2(m[..., 1, 2], m[..., 2, 2])
-    )
-    roll = np.where(singular, 0.0, np.arctan2(-m[..., 0, 1], m[..., 0, 0]))
-    return np.degrees(np.stack([yaw, pitch, roll], axis=-1))
 
 
 def matrix_to_quaternion(rot: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ldl_pose_ros.model.angles import ANGLE_CONVENTIONS
+
 ANGLE_NAMES = ("yaw", "pitch", "roll")
 BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small", "facemesh")
 REG_LOSSES = ("smooth_l1", "l1", "mse")
@@ -22,9 +24,11 @@ REG_LOSSES = ("smooth_l1", "l1", "mse")
 class ModelConfig:
     """Architecture, bin layout, loss weights and preprocessing of a model.
 
-    Angles are in degrees, in the dataset convention of ``ldl_pose_ros.core.geometry``
-    (300W-LP ``Pose_Para``: yaw > 0 nose towards image-left, pitch > 0 face up,
-    roll > 0 clockwise in the image).  Output order is always (yaw, pitch, roll).
+    Angles are in degrees; outputs are in the dataset convention of
+    ``ldl_pose_ros.core.geometry`` (300W-LP ``Pose_Para``: yaw > 0 nose towards
+    image-left, pitch > 0 face up, roll > 0 clockwise in the image), whatever the
+    convention of the bins (``angle_convention``).  Output order is always (yaw,
+    pitch, roll).
     Raises ``ValueError`` when made with inconsistent values (see ``__post_init__``).
     """
 
@@ -54,6 +58,10 @@ class ModelConfig:
     crop_scale: float = 1.4
     crop_shift_y: float = 0.0
     width_mult: float = 1.0
+    # Euler convention of the bins: "dataset" (Rx(-pitch) Ry(yaw) Rz(roll), the labels'
+    # own) or "head" (Ry(yaw) Rx(-pitch) Rz(roll): well-conditioned for profile faces);
+    # see ldl_pose_ros.model.angles.  Predictions are converted to the dataset convention.
+    angle_convention: str = "dataset"
     # Free-form provenance: training data, config, commit, metrics.
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -105,4 +113,7 @@ class ModelConfig:
             return f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}"
         if self.width_mult <= 0:
             return "width_mult must be > 0"
+        if self.angle_convention not in ANGLE_CONVENTIONS:
+            return (f"angle_convention must be one of {ANGLE_CONVENTIONS}, "
+                    f"got {self.angle_convention!r}")
         return None

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ldl_pose_ros.model.angles import convert_angles, convert_std
 from ldl_pose_ros.model.checkpoint import load_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
@@ -332,10 +333,19 @@ class PoseNetRunner:
         return self.postprocess(self.probabilities(batch))
 
     def postprocess(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Angles and stds ``(N, 3)`` (degrees) from bin probabilities ``(N, 3, bins)``."""
+        """Angles and stds ``(N, 3)`` (degrees) from bin probabilities ``(N, 3, bins)``.
+
+        Always in the dataset convention: a model whose bins use the head convention
+        (``config.angle_convention``) is converted here (:mod:`ldl_pose_ros.model.angles`).
+        """
         if probs.shape[0] == 0:
             return np.zeros((0, 3)), np.zeros((0, 3))
-        return expectation_and_std_np(probs, self._centers)
+        mean, std = expectation_and_std_np(probs, self._centers)
+        src = self.config.angle_convention
+        if src != "dataset":
+            std = convert_std(mean, std, src, "dataset")
+            mean = convert_angles(mean, src, "dataset")
+        return mean, std
 
     def _forward(self, t: torch.Tensor) -> np.ndarray:
         assert self._model is not None

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from ldl_pose_ros.core.crop import crop_faces, to_network_input
 from ldl_pose_ros.core.imaging import load_image, to_rgb
+from ldl_pose_ros.model.angles import convert_angles
 from ldl_pose_ros.model.config import ModelConfig
 from training.augment import AugmentConfig, augment_geometry, augment_photometric
 from training.datasets.base import Sample, loose_box
@@ -23,6 +24,19 @@ def load_rgb(image: str | np.ndarray) -> np.ndarray:
     if isinstance(image, np.ndarray):
         return to_rgb(image, color="rgb", max_megapixels=None)
     return cv2.cvtColor(load_image(image, max_megapixels=None), cv2.COLOR_BGR2RGB)
+
+
+def model_angles(angles: np.ndarray, mask: np.ndarray, convention: str) -> np.ndarray:
+    """Dataset-convention labels in the network's bin convention (``ModelConfig``).
+
+    Fully labelled samples are converted (:mod:`ldl_pose_ros.model.angles`).  A sample
+    without a roll label (Pointing'04) gives yaw and pitch as the direction the face
+    points in (azimuth and elevation); those are the head convention's yaw and pitch
+    whatever the roll, so they are kept as they are.
+    """
+    if convention == "dataset" or not np.all(np.asarray(mask) > 0):
+        return angles
+    return convert_angles(np.asarray(angles, np.float64), "dataset", convention)
 
 
 class PoseDataset(Dataset):
@@ -93,6 +107,7 @@ class PoseDataset(Dataset):
         self, index: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         crop, angles, mask = self.crop(index)
+        angles = model_angles(angles, mask, self.cfg.angle_convention)
         x = to_network_input(crop[None], self.cfg.mean, self.cfg.std)[0]
         return (
             torch.from_numpy(x),
