@@ -98,6 +98,7 @@ class TrainOptions:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     allow_identity_overlap: bool = False
     bn_momentum: float | None = None
+    sync_bn: bool = False  # torchrun on GPUs: batch-norm statistics over the global batch
     export_onnx: bool | None = None  # best.onnx beside best.ckpt; None: when fine-tuning
 
     def __post_init__(self) -> None:
@@ -240,7 +241,7 @@ class TrainConfig:
             self.model_config()  # the values must form a valid model now, not at epoch 1
 
     @classmethod
-    def parse_config(cls, data: Any, where: str = "config") -> TrainConfig:
+    def parse_config(cls, data: Any, where: str = "") -> TrainConfig:
         """Read the whole YAML mapping."""
         return from_mapping(cls, data, where)
 
@@ -296,6 +297,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if overrides:
         raw = _merge(raw, overrides)
     try:
-        return TrainConfig.parse_config(raw, "config")
+        return TrainConfig.parse_config(raw)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from exc

@@ -113,6 +113,21 @@ def sum_across(ctx: DistContext, values: dict[str, float]) -> dict[str, float]:
     return dict(zip(keys, t.cpu().tolist(), strict=True))
 
 
+def average_buffers(ctx: DistContext, model: torch.nn.Module) -> None:
+    """Average the floating-point buffers (batch-norm running statistics) over all processes.
+
+    DDP keeps parameters equal but each process updates its running statistics
+    from its own part of the batch; averaging them at the end of an epoch makes
+    every rank evaluate and save the same model, with statistics from all data.
+    """
+    if not ctx.enabled:
+        return
+    for buf in model.buffers():
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf /= ctx.world_size
+
+
 def broadcast(ctx: DistContext, obj: Any) -> Any:
     """Rank 0's ``obj`` on every process (picklable objects)."""
     if not ctx.enabled:

@@ -104,23 +104,25 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
 def coerce_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
     """``data`` checked against the fields of the dataclass ``cls`` (nothing constructed).
 
+    ``where`` is the dotted path of ``data`` in the document (``""``: its top level).
+
     Raises :class:`ConfigError` for a non-mapping, an unknown key or a value of
     the wrong type; returns the converted values of the keys given.
     """
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {_describe(data)}")
+        raise ConfigError(f"{where or 'top level'}: expected a mapping, got {_describe(data)}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} "
+        raise ConfigError(f"{where or 'top level'}: unknown key{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)} (known: {', '.join(known)})")
-    return {k: coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    return {k: coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
 
 
-def from_mapping(cls: type[T], data: Any, where: str = "config") -> T:
+def from_mapping(cls: type[T], data: Any, where: str = "") -> T:
     """An instance of the dataclass ``cls`` from ``data`` (``None`` = all defaults).
 
     Raises :class:`ConfigError` naming the dotted path of an unknown key, a value
@@ -132,7 +134,8 @@ def from_mapping(cls: type[T], data: Any, where: str = "config") -> T:
                if f.init and f.name not in kwargs and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]
     if missing:
-        raise ConfigError(f"{where}: missing required key{'s' if len(missing) > 1 else ''} "
+        raise ConfigError(f"{where or 'top level'}: missing required key"
+                          f"{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(missing)}")
     return cls(**kwargs)
 

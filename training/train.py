@@ -268,6 +268,10 @@ class Trainer:
         self.steps_per_epoch = max(1, self.samples_per_epoch // (self.batch * self.ctx.world_size))
         self.sampler = ddp.EpochSampler(len(self.train_set), self.steps_per_epoch, self.batch,
                                         cfg.seed, probs if len(all_train) > 1 else None, self.ctx)
+        if tc.sync_bn and self.ctx.enabled:
+            if self.device.type != "cuda":
+                raise ValueError("train.sync_bn needs GPUs (torch's SyncBatchNorm is CUDA-only)")
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.net: torch.nn.Module = self.model
         if self.ctx.enabled:
             self.net = DistributedDataParallel(
@@ -413,6 +417,7 @@ class Trainer:
             bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", mae=f"{sums['mae'] / n:.2f}",
                             refresh=False)
         bar.close()
+        ddp.average_buffers(self.ctx, self.model)
         sums["n"] = float(n)
         sums = ddp.sum_across(self.ctx, sums)
         out = {k: v / max(1.0, sums["n"]) for k, v in sums.items() if k != "n"}
