@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,8 @@ def test_finetune_keeps_the_checkpoints_model_and_writes_onnx(base: Path, tmp_pa
     assert roles["replay"]["type"] == "csv" and roles["replay"]["weight"] == pytest.approx(0.3)
     assert roles["train"]["weight"] == pytest.approx(0.7)
     assert meta["init"]["l2sp_weight"] == 0.0  # replay data, so no L2-SP by default
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["start_val"]["mae"]["yaw"] > 0  # the start model, validated before training
     # the ONNX file the node and bag tools pick up for weights:=best.ckpt
     assert (out / "best.onnx").is_file() and cached_onnx_path(out / "best.ckpt") == \
         out / "best.onnx"

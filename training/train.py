@@ -467,6 +467,12 @@ class Trainer:
                  f"({self.steps_per_epoch} steps/epoch of {self.batch}{procs}), "
                  f"{len(self.val_set) if self.val_set else 0} val samples")
         t_start = time.time()
+        start_val: dict[str, Any] = {}
+        if self.cfg.init and self.start_epoch == 0 and self.val_set is not None:
+            start_val = self.validate()  # the model before fine-tuning, for comparison
+            m = start_val["mae"]
+            self.log(f"start model: val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
+                     f"{_csv(m['roll'])} mean {m['mean']:.2f}")
         stop = self.epochs if until_epoch is None else min(self.epochs, int(until_epoch))
         for epoch in range(self.start_epoch, stop):
             t0 = time.time()
@@ -498,6 +504,8 @@ class Trainer:
                    "best_val": self.best_metrics, "epochs": self.epochs,
                    "processes": self.ctx.world_size,
                    "train_seconds": time.time() - t_start, "out": str(self.out)}
+        if start_val:
+            summary["start_val"] = start_val
         if main:
             if self.tb is not None:
                 self.tb.close()

@@ -1,6 +1,6 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""``ldl-pose bag evaluate`` and ``ldl-pose bag play`` (registered by ``ldl_pose_ros.cli``).
+"""``ldl-pose bag evaluate|play|export`` (registered by ``ldl_pose_ros.cli``).
 
 Heavy imports (torch, rosbags, rclpy) happen in the handlers; rclpy only for ``play``.
 """
@@ -62,9 +62,11 @@ exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bag`` with its ``evaluate`` and ``play`` subcommands."""
-    bag = subparsers.add_parser("bag", help="evaluate or replay rosbag2 recordings",
-                                description="Evaluate or replay rosbag2 recordings.")
+    """Add ``bag`` with its ``evaluate``, ``play`` and ``export`` subcommands."""
+    from ldl_pose_ros.bag.export_cli import add_export_parser
+
+    bag = subparsers.add_parser("bag", help="evaluate, replay or export rosbag2 recordings",
+                                description="Evaluate, replay or export rosbag2 recordings.")
     sub = bag.add_subparsers(dest="bag_command", metavar="COMMAND", required=True)
 
     ev = sub.add_parser(
@@ -144,6 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl.add_argument("--linger", type=float, default=2.0, metavar="S",
                     help="keep recording until no message came for S s after the end (2)")
     pl.set_defaults(func=run_play)
+    add_export_parser(sub)
 
 
 def _error(msg: str, code: int = 2) -> int:

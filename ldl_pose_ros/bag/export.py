@@ -1,0 +1,527 @@
+# Copyright 2026 The ldl_pose_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``ldl-pose bag export``: a recording becomes a training set (folder + CSV format).
+
+Every image of the bag goes through the node's pipeline
+(:class:`ldl_pose_ros.bag.pipeline.FramePipeline`: detector, network, tracker),
+so the boxes are the ones the node will crop at run time.  Each detected face is
+labelled from one of two sources:
+
+* **ground truth** in the bag, read exactly as ``bag evaluate`` reads it (a
+  PoseStamped topic, or a motion-capture TF frame with a given or estimated
+  camera-to-mocap transform; see :mod:`ldl_pose_ros.bag.groundtruth`): the face
+  matched to the true head (``match_face``) gets the true rotation, turned from
+  the camera frame back into the network's crop-relative angles (the inverse of
+  the node's ray correction); weight 1;
+* **pseudo-labels**: the model's own prediction, kept only where it is stable
+  (:mod:`ldl_pose_ros.bag.pseudo_labels`: small spread, mirror agreement,
+  smooth along the track), weighted by confidence and marked ``pseudo``.
+
+Output folder::
+
+    labels.csv     every exported face: file,x1,y1,x2,y2,yaw,pitch,roll,weight
+                   (ldl_pose_ros.label_csv; read by training's ``csv`` source)
+    train.csv, val.csv
+                   with --val-fraction: a split by time blocks (time_blocks), faces
+                   within --guard-seconds of the other side left out of both
+    index.csv      one row per detected face, exported or not: file, identity, frame,
+                   stamp, time, block, split, track, label source, status (exported or
+                   why not), weight, label, the network's stds and angles, mirror and
+                   temporal disagreement, box
+    export.json    what was read, how it was labelled, the counts and thresholds
+    <identity>/<block>/...jpg
+                   face crops with context (or whole frames with --save frames)
+
+The identity of every row (the first folder of ``file``) is ``--identity``
+(default: the bag's name), so several recordings exported into one folder, or
+listed as several sources, split per person in the training tree.  A damaged
+bag is exported up to the damage (exit code 3).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ldl_pose_ros import geometry
+from ldl_pose_ros.bag import io
+from ldl_pose_ros.bag.evaluate import (
+    EvaluateOptions,
+    FrameRecord,
+    _attach_gt,
+    _first_frame_id,
+    _missing_transform,
+    _read_gt,
+    _same_frame,
+)
+from ldl_pose_ros.bag.groundtruth import DEFAULT_MAX_GAP_S, GroundTruthError, parse_transform
+from ldl_pose_ros.bag.metrics import DEFAULT_MATCH_MAX_DEG, PredFace, match_face
+from ldl_pose_ros.bag.pipeline import FramePipeline, PipelineParams
+from ldl_pose_ros.bag.pseudo_labels import (
+    StabilityLimits,
+    select_stable,
+    temporal_jumps,
+    unmirror,
+)
+from ldl_pose_ros.bag.time_blocks import GUARD, VAL, block_ids, choose_val_blocks, guarded_split
+from ldl_pose_ros.crop import flip_boxes
+from ldl_pose_ros.imaging import to_bgr
+from ldl_pose_ros.label_csv import COLUMNS, label_row
+from ldl_pose_ros.projection import CameraIntrinsics
+
+LABEL_MODES = ("auto", "gt", "pseudo")
+SAVE_MODES = ("crops", "frames")
+ANGLE_NAMES = ("yaw", "pitch", "roll")
+INDEX_COLUMNS = (
+    "file", "face", "identity", "frame", "stamp_ns", "time_s", "block", "split", "track_id",
+    "label_source", "status", "weight", "yaw", "pitch", "roll", "yaw_std", "pitch_std",
+    "roll_std", "net_yaw", "net_pitch", "net_roll", "mirror_deg", "jump_deg", "frame_x1",
+    "frame_y1", "frame_x2", "frame_y2", "score",
+)
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
+
+
+@dataclass
+class ExportOptions:
+    """What ``ldl-pose bag export`` was asked to do (see the CLI help)."""
+
+    bag: Path
+    out: Path
+    image_topic: str | None = None
+    camera_info_topic: str | None = None
+    labels: str = "auto"
+    gt_topic: str | None = None
+    gt_frame: str | None = None
+    camera_to_mocap: str | None = None
+    align_frames: int = 0
+    gt_max_gap_s: float = DEFAULT_MAX_GAP_S
+    match_max_deg: float = DEFAULT_MATCH_MAX_DEG
+    label_angles: tuple[str, ...] = ANGLE_NAMES
+    identity: str | None = None
+    block_s: float = 10.0
+    val_fraction: float = 0.0
+    guard_s: float = 1.0
+    split_seed: int = 0
+    save: str = "crops"
+    context: float = 2.0
+    jpeg_quality: int = 95
+    min_interval_s: float = 0.0
+    limits: StabilityLimits = field(default_factory=StabilityLimits)
+    params: PipelineParams = field(default_factory=PipelineParams)
+    max_frames: int | None = None
+
+    def check(self) -> None:
+        """Raise ``ValueError`` for inconsistent options (before anything is read)."""
+        if self.labels not in LABEL_MODES:
+            raise ValueError(f"labels must be one of {LABEL_MODES}, got {self.labels!r}")
+        if self.save not in SAVE_MODES:
+            raise ValueError(f"save must be one of {SAVE_MODES}, got {self.save!r}")
+        bad = [a for a in self.label_angles if a not in ANGLE_NAMES]
+        if bad or not self.label_angles:
+            raise ValueError(f"label angles must be a non-empty subset of {ANGLE_NAMES}")
+        if self.labels == "pseudo" and (self.gt_topic or self.gt_frame):
+            raise ValueError("--gt-topic/--gt-frame and --labels pseudo exclude each other")
+        if self.context < 1.0:
+            raise ValueError("--context must be >= 1 (the crop must hold the face box)")
+        if self.block_s <= 0 or self.guard_s < 0 or self.min_interval_s < 0:
+            raise ValueError("--block-seconds must be > 0, --guard-seconds and "
+                             "--min-interval >= 0")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError("--val-fraction must be in [0, 1)")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError("--jpeg-quality must be in 1..100")
+        if self.camera_to_mocap:
+            parse_transform(self.camera_to_mocap)
+
+
+@dataclass
+class Candidate:
+    """A detected face of an exported frame, before its label is decided."""
+
+    frame: int
+    face: int
+    file: str
+    box: np.ndarray  # in the saved image
+    frame_box: np.ndarray  # in the bag's image
+    score: float
+    track_id: int
+    angles: np.ndarray  # network output (weak perspective)
+    stds: np.ndarray
+    mirrored: np.ndarray | None  # network output on the mirrored image, mirrored back
+    center_n: tuple[float, float]  # normalised image coordinates of the box centre
+    label: np.ndarray | None = None
+    weight: float = 0.0
+    status: str = "no_label"
+    mirror_deg: float | None = None
+    jump_deg: float | None = None
+
+
+@dataclass
+class ExportResult:
+    """Summary (also in export.json), written files and how the run ended."""
+
+    summary: dict[str, Any]
+    paths: dict[str, Path]
+    stopped: str | None
+    warnings: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 nothing exported, 3 stopped early (what was read is written)."""
+        if self.stopped is not None:
+            return EXIT_STOPPED
+        return EXIT_OK if self.summary["exported"] else EXIT_NOTHING
+
+
+def network_angles(rot_cam: np.ndarray, center_n: tuple[float, float]) -> np.ndarray:
+    """The network's (yaw, pitch, roll) for a face-frame rotation in the camera frame.
+
+    The inverse of the node's ray correction (``projection.face_rotation_in_camera``):
+    the rotation is taken back from the viewing ray through the box centre (given
+    in normalised image coordinates) to the optical axis, then decomposed.
+    """
+    ray = geometry.ray_rotation(np.asarray(center_n, np.float64), np.eye(3))
+    return geometry.face_matrix_to_euler(ray.T @ np.asarray(rot_cam, np.float64))
+
+
+def _identity(opts: ExportOptions) -> str:
+    name = opts.identity or Path(opts.bag).resolve().name.removesuffix(".mcap").removesuffix(
+        ".db3")
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "recording"
+    return clean
+
+
+def _save_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"cannot write {path}")
+
+
+def _context_crop(bgr: np.ndarray, box: np.ndarray, context: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A square region around a box and the box in its coordinates.
+
+    The side is ``context`` x the box's larger side; the region is clipped to the image.
+    """
+    h, w = bgr.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = context * max(box[2] - box[0], box[3] - box[1]) / 2
+    x0, y0 = max(0, int(np.floor(cx - half))), max(0, int(np.floor(cy - half)))
+    x1, y1 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+    return bgr[y0:y1, x0:x1].copy(), box - np.array([x0, y0, x0, y0], dtype=np.float64)
+
+
+class _Pass:
+    """The image pass: pipeline per frame, candidate faces and their image files."""
+
+    def __init__(self, opts: ExportOptions, pipeline: FramePipeline, identity: str,
+                 mirror: bool) -> None:
+        self.opts, self.pipeline, self.identity, self.mirror = opts, pipeline, identity, mirror
+        self.frames: list[FrameRecord] = []
+        self.candidates: list[Candidate] = []
+        self.t0: float | None = None
+        self.skipped_interval = 0
+        self.last_kept: float | None = None
+
+    def frame(self, m: io.RawMessage, camera_info: Any) -> None:
+        dec = io.image_decoders()
+        opts = self.opts
+        rec = FrameRecord(len(self.frames), 0, m.log_time_ns, "")
+        try:
+            msg = io.deserialize(m.data, m.msgtype)
+        except Exception as exc:  # noqa: BLE001 - one corrupt message
+            rec.status, rec.detail = "bad_input", f"decode: cannot deserialize: {exc}"
+            self.frames.append(rec)
+            return
+        rec.stamp_ns = io.stamp_key(msg.header.stamp)
+        rec.frame_id = str(msg.header.frame_id)
+        stamp = rec.stamp_s if rec.stamp_ns > 0 else m.log_time_ns * 1e-9
+        if self.last_kept is not None and stamp - self.last_kept < opts.min_interval_s:
+            self.skipped_interval += 1
+            return
+        self.frames.append(rec)
+        max_pixels = int(opts.params.max_image_megapixels * 1e6)
+        try:
+            if m.msgtype == io.COMPRESSED_IMAGE:
+                img, color = dec.compressed_to_array(msg, max_pixels)
+            else:
+                img, color = dec.image_to_array(msg, max_pixels)
+            h, w = img.shape[:2]
+            try:
+                intr = self.pipeline.intrinsics(camera_info, w, h)
+            except ValueError:
+                intr = self.pipeline.intrinsics(None, w, h)
+            result = self.pipeline.process(img, color, stamp, intr)
+        except dec.ImageError as exc:
+            rec.status, rec.detail = "bad_input", f"{getattr(exc, 'kind', 'size')}: {exc}"
+            return
+        self.last_kept = stamp
+        if self.t0 is None:
+            self.t0 = stamp
+        rec.faces = [PredFace(int(t.track_id), geometry.quaternion_to_matrix(t.quaternion),
+                              None if t.position is None else np.asarray(t.position),
+                              t.face.stds, t.face.angles, np.asarray(t.face.box, np.float64),
+                              float(t.face.score)) for t in result.tracked]
+        if rec.faces:
+            self._candidates(rec, to_bgr(img, color), img, color, intr, stamp)
+
+    def _candidates(self, rec: FrameRecord, bgr: np.ndarray, img: np.ndarray, color: str,
+                    intr: CameraIntrinsics, stamp: float) -> None:
+        opts = self.opts
+        boxes = np.stack([f.box for f in rec.faces])
+        mirrored = None
+        if self.mirror:
+            flipped = np.ascontiguousarray(img[:, ::-1])
+            est = self.pipeline.estimator.estimate_boxes(
+                flipped, flip_boxes(boxes, img.shape[1]), color=color)
+            mirrored = unmirror(np.stack([f.angles for f in est]))
+        block = int((stamp - (self.t0 or stamp)) // opts.block_s)
+        folder = f"{self.identity}/{block:04d}"
+        if opts.save == "frames":
+            frame_file = f"{folder}/{rec.index:06d}.jpg"
+            _save_image(opts.out / frame_file, bgr, opts.jpeg_quality)
+        for k, face in enumerate(rec.faces):
+            if opts.save == "frames":
+                file, box = frame_file, face.box
+            else:
+                crop, box = _context_crop(bgr, face.box, opts.context)
+                file = f"{folder}/{rec.index:06d}_{k}.jpg"
+                _save_image(opts.out / file, crop, opts.jpeg_quality)
+            cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+            self.candidates.append(Candidate(
+                rec.index, k, file, box, face.box, face.score or 0.0, int(face.track_id or 0),
+                np.asarray(face.net_angles), np.asarray(face.stds),
+                None if mirrored is None else mirrored[k], intr.normalized(cx, cy)))
+
+
+def _run_pass(bag: io.BagReader, opts: ExportOptions, image: io.TopicInfo,
+              info: io.TopicInfo | None, state: _Pass,
+              progress: Callable[[str], None] | None) -> str | None:
+    """Read every image; returns why it stopped early, or None."""
+    camera_info = None
+    topics = [image.name] + ([info.name] if info else [])
+    t_start = time.monotonic()
+    try:
+        for m in bag.messages(topics):
+            if info is not None and m.topic == info.name:
+                try:
+                    camera_info = io.deserialize(m.data, m.msgtype)
+                except Exception:  # noqa: BLE001 - keep the previous intrinsics
+                    pass
+                continue
+            if opts.max_frames is not None and len(state.frames) >= opts.max_frames:
+                break
+            state.frame(m, camera_info)
+            if progress is not None and state.frames and len(state.frames) % 100 == 0:
+                rate = len(state.frames) / max(time.monotonic() - t_start, 1e-6)
+                progress(f"{len(state.frames)} frames ({rate:.1f} frames/s)")
+    except io.BagReadError as exc:
+        last = len(state.frames) - 1 if state.frames else "none"
+        return f"input damaged after frame {last}: {exc}"
+    except KeyboardInterrupt:
+        return f"interrupted after frame {len(state.frames) - 1 if state.frames else 'none'}"
+    return None
+
+
+def _label_from_gt(state: _Pass, opts: ExportOptions) -> None:
+    """The face matched to the true head in each frame gets the true pose (weight 1)."""
+    by_frame: dict[int, list[Candidate]] = {}
+    for c in state.candidates:
+        by_frame.setdefault(c.frame, []).append(c)
+    for rec in state.frames:
+        cands = by_frame.get(rec.index, [])
+        if not cands:
+            continue
+        if rec.gt is None:
+            for c in cands:
+                c.status = "no_ground_truth"
+            continue
+        k = match_face(rec.faces, rec.gt.t, opts.match_max_deg)
+        for c in cands:
+            if c.face == k:
+                c.label, c.weight, c.status = network_angles(rec.gt.R, c.center_n), 1.0, ""
+            else:
+                c.status = "not_the_true_head" if k is not None else "no_match"
+
+
+def _label_from_model(state: _Pass, opts: ExportOptions) -> None:
+    """Stable predictions become weighted pseudo-labels (``pseudo_labels``)."""
+    cands = state.candidates
+    if not cands:
+        return
+    stamps = {rec.index: rec.stamp_s if rec.stamp_ns > 0 else rec.log_time_ns * 1e-9
+              for rec in state.frames}
+    direct = np.stack([c.angles for c in cands])
+    mirrored = np.stack([c.mirrored for c in cands])  # type: ignore[misc]
+    label = (direct + mirrored) / 2
+    diff = np.abs(direct - mirrored)
+    jumps = temporal_jumps(np.array([stamps[c.frame] for c in cands]), label,
+                           np.array([c.track_id for c in cands]), opts.limits.max_gap_s)
+    use = np.array([a in opts.label_angles for a in ANGLE_NAMES])
+    reason, weight = select_stable(np.stack([c.stds for c in cands]), diff, jumps, opts.limits,
+                                   use)
+    for i, c in enumerate(cands):
+        c.mirror_deg = float(diff[i, use].max())
+        c.jump_deg = None if np.isnan(jumps[i, use]).any() else float(jumps[i, use].max())
+        c.status = reason[i] or ""
+        if not reason[i]:
+            c.label, c.weight = label[i], float(weight[i])
+
+
+def _write_outputs(state: _Pass, opts: ExportOptions, source: str
+                   ) -> tuple[dict[str, Path], dict[str, int]]:
+    """labels.csv, train/val.csv, index.csv; removes the image files of unexported faces."""
+    out = opts.out
+    stamps = {rec.index: rec.stamp_ns for rec in state.frames}
+    cands = state.candidates
+    t0 = state.t0 or 0.0
+    times = np.array([stamps[c.frame] * 1e-9 if stamps[c.frame] else 0.0 for c in cands])
+    rel_times = times - t0 if len(times) else times
+    blocks = block_ids(times, opts.block_s) if len(times) else np.zeros(0, np.int64)
+    kept = np.array([c.label is not None for c in cands], dtype=bool)
+    val_blocks = choose_val_blocks(blocks[kept], opts.val_fraction, opts.split_seed)
+    split = np.full(len(cands), "", dtype=object)
+    if kept.any():
+        split[kept] = guarded_split(times[kept], blocks[kept], val_blocks, opts.guard_s)
+    mask = [1.0 if a in opts.label_angles else 0.0 for a in ANGLE_NAMES]
+    paths = {"labels": out / "labels.csv", "index": out / "index.csv"}
+    if val_blocks:
+        paths.update({"train": out / "train.csv", "val": out / "val.csv"})
+    files = {k: open(p, "w", newline="") for k, p in paths.items()}  # noqa: SIM115
+    try:
+        writers = {k: csv.writer(f) for k, f in files.items()}
+        for k, wr in writers.items():
+            wr.writerow(INDEX_COLUMNS if k == "index" else COLUMNS)
+        for i, c in enumerate(cands):
+            row = None
+            if c.label is not None:
+                row = label_row(c.file, c.box, c.label, mask, c.weight)
+                writers["labels"].writerow(row)
+                if split[i] in ("train", "val") and val_blocks:
+                    writers[split[i]].writerow(row)
+            lab = c.label if c.label is not None else [None] * 3
+            writers["index"].writerow([
+                c.file if c.label is not None else "", c.face, state.identity, c.frame,
+                stamps[c.frame], _num(rel_times[i]), int(blocks[i]), split[i], c.track_id,
+                source if c.label is not None else "", "exported" if c.label is not None
+                else c.status, _num(c.weight), *(_num(v) for v in lab),
+                *(_num(v) for v in c.stds), *(_num(v) for v in c.angles), _num(c.mirror_deg),
+                _num(c.jump_deg),
+                *(_num(v) for v in c.frame_box), _num(c.score)])
+    finally:
+        for f in files.values():
+            f.close()
+    keep_files = {c.file for c in cands if c.label is not None}
+    for c in cands:
+        if c.file not in keep_files:
+            (out / c.file).unlink(missing_ok=True)
+    counts = {"exported": int(kept.sum()), "blocks": len(set(blocks[kept].tolist())),
+              "val_blocks": len(val_blocks), "train": int(np.sum(split == "train")),
+              "val": int(np.sum(split == VAL)) if val_blocks else 0,
+              "guard": int(np.sum(split == GUARD))}
+    return paths, counts
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return ""
+    f = float(v)
+    return "" if not np.isfinite(f) else f"{f:.6g}"
+
+
+def export_bag(opts: ExportOptions, estimator: Any = None,
+               progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Run ``ldl-pose bag export`` (module docstring); writes everything under ``opts.out``.
+
+    Raises ``ValueError`` (options), ``BagError`` (bag unusable, topic or ground
+    truth missing), ``GroundTruthError`` and the estimator's errors before any
+    file is written.
+    """
+    opts.check()
+    warnings: list[str] = []
+    t_wall = time.monotonic()
+    identity = _identity(opts)
+    ev = EvaluateOptions(bag=opts.bag, out=opts.out, gt_topic=opts.gt_topic,
+                         gt_frame=opts.gt_frame, camera_to_mocap=opts.camera_to_mocap,
+                         align_frames=opts.align_frames, gt_max_gap_s=opts.gt_max_gap_s,
+                         no_gt=opts.labels == "pseudo")
+    with io.BagReader(opts.bag) as bag:
+        warnings.extend(bag.warnings)
+        image = io.detect_image_topic(bag, opts.image_topic)
+        info = io.detect_camera_info_topic(bag, image.name, opts.camera_info_topic)
+        if info is None:
+            warnings.append("no camera_info topic: a nominal pinhole camera with a "
+                            f"{opts.params.default_hfov_deg:g} deg horizontal field of view")
+        gt = _read_gt(bag, ev, warnings)
+        poses = bag.topics_of_type(io.POSE_STAMPED)
+        if gt is None and opts.labels == "auto" and len(poses) > 1:
+            warnings.append(f"{len(poses)} PoseStamped topics and none named with --gt-topic: "
+                            "using pseudo-labels")
+        if gt is None and opts.labels == "gt":
+            raise io.BagError(
+                f"--labels gt: no ground truth in {opts.bag}: it has no single PoseStamped "
+                "topic (name one with --gt-topic) and no --gt-frame was given; its topics:\n"
+                + bag.describe_topics())
+        if gt is not None and not opts.camera_to_mocap and opts.align_frames <= 0:
+            cam = _first_frame_id(bag, image.name)
+            if cam is not None and gt.frame_for(cam) and not _same_frame(gt.frame_for(cam), cam):
+                raise _missing_transform(gt.frame_for(cam), cam)
+        source = "gt" if gt is not None else "pseudo"
+        pipeline = FramePipeline(opts.params, estimator)
+        opts.out.mkdir(parents=True, exist_ok=True)
+        state = _Pass(opts, pipeline, identity, mirror=source == "pseudo")
+        stopped = _run_pass(bag, opts, image, info, state, progress)
+    expected = getattr(image, "count", 0) or 0
+    seen = len(state.frames) + state.skipped_interval
+    if stopped is None and not opts.max_frames and 0 < seen < expected:
+        warnings.append(f"recording damaged: {expected - seen} of {expected} messages on "
+                        f"{image.name} could not be read (the bag's index lists {expected})")
+    gt_info = None
+    if gt is not None:
+        try:
+            gt_info = _attach_gt(state.frames, gt, ev, warnings)
+        except GroundTruthError as exc:
+            raise GroundTruthError(f"ground truth cannot be used: {exc}") from exc
+        _label_from_gt(state, opts)
+    else:
+        _label_from_model(state, opts)
+    paths, counts = _write_outputs(state, opts, source)
+    statuses: dict[str, int] = {}
+    for c in state.candidates:
+        if c.label is None:
+            statuses[c.status] = statuses.get(c.status, 0) + 1
+    est = pipeline.estimator
+    summary: dict[str, Any] = {
+        "bag": str(opts.bag), "image_topic": image.name, "image_type": image.msgtype,
+        "camera_info_topic": info.name if info else None, "identity": identity,
+        "labels": source, "ground_truth": gt_info,
+        "label_angles": list(opts.label_angles),
+        "frames": len(state.frames) + state.skipped_interval,
+        "frames_processed": sum(f.status == "ok" for f in state.frames),
+        "frames_bad_input": sum(f.status == "bad_input" for f in state.frames),
+        "frames_skipped_min_interval": state.skipped_interval,
+        "faces": len(state.candidates), **counts, "not_exported": statuses,
+        "mean_weight": float(np.mean([c.weight for c in state.candidates if c.label is not None]))
+        if counts["exported"] else None,
+        "split": {"block_s": opts.block_s, "val_fraction": opts.val_fraction,
+                  "guard_s": opts.guard_s, "seed": opts.split_seed},
+        "save": opts.save, "context": opts.context,
+        "limits": {k: getattr(opts.limits, k) for k in opts.limits.__dataclass_fields__}
+        if source == "pseudo" else None,
+        "model": {"weights": str(est.weights), "backend": est.backend, "device": est.device,
+                  "detector": opts.params.detector},
+        "stopped": stopped, "warnings": warnings, "wall_s": time.monotonic() - t_wall,
+    }
+    paths["summary"] = opts.out / "export.json"
+    paths["summary"].write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return ExportResult(summary, paths, stopped, warnings)
