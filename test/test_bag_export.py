@@ -21,7 +21,7 @@ from ldl_pose_ros.bag.pseudo_labels import (
     temporal_jumps,
     unmirror,
 )
-from ldl_pose_ros.bag.time_blocks import block_ids, choose_val_blocks, guarded_split
+from ldl_pose_ros.bag.time_blocks import block_index, choose_val_blocks, guarded_split
 from ldl_pose_ros.cli import main
 from ldl_pose_ros.pose_types import FacePose
 from ldl_pose_ros.projection import face_rotation_in_camera, nominal_intrinsics
@@ -85,8 +85,8 @@ def test_temporal_jumps_and_stability_selection() -> None:
 
 def test_time_blocks_split_keeps_neighbours_on_one_side() -> None:
     t = np.arange(200) * 0.1  # 20 s at 10 Hz
-    blocks = block_ids(t + 100.0, 2.0)
-    assert blocks[0] == 0 and blocks[-1] == 9 and (np.diff(blocks) >= 0).all()
+    blocks = block_index(t, 2.0)
+    assert blocks[0] == 0 and blocks[19] == 0 and blocks[20] == 1 and blocks[-1] == 9
     val = choose_val_blocks(blocks, 0.3, seed=1)
     assert len(val) == 3 and val == choose_val_blocks(blocks, 0.3, seed=1)
     assert choose_val_blocks(blocks, 0.0, 1) == set() and len(choose_val_blocks(blocks[:5], 0.5,
@@ -135,6 +135,13 @@ def test_export_with_ground_truth(demo_bag, tmp_path) -> None:
     # only exported faces keep image files
     files = {p.relative_to(out).as_posix() for p in out.rglob("*.jpg")}
     assert files == {r["file"] for r in labels}
+    # exporting again into the folder replaces the earlier export (another identity here)
+    assert main(["bag", "export", str(demo_bag), "--out", str(out), "--device", "cpu",
+                 "--identity", "bob", "--max-frames", "5"]) == 0
+    assert {p.relative_to(out).parts[0] for p in out.rglob("*.jpg")} == {"bob"}
+    assert not (out / "train.csv").exists() and len(_rows(out / "labels.csv")) == 5
+    (out / "export.json").unlink()
+    assert main(["bag", "export", str(demo_bag), "--out", str(out)]) == 2  # not ours: refused
 
 
 def test_export_pseudo_labels_respects_the_limits(demo_bag, tmp_path) -> None:

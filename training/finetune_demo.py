@@ -25,6 +25,9 @@ node's detector's, so before and after score the same faces.  When
 ``../shared/data/300wlp_mini`` exists, ``training.evaluate`` on it shows what
 fine-tuning did to faces of another domain (forgetting).  Everything goes to
 ``--out``; ``results.md`` and ``results.json`` hold the table and the commands.
+Last, the node itself runs with the first variant's ``best.ckpt``
+(``python -m ldl_pose_ros.demo --weights``: ``pose_node -p weights:=...`` over DDS
+on the shipped demo recording).
 """
 
 from __future__ import annotations
@@ -182,6 +185,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.skip_forgetting:
             res["300wlp_mini"] = _forgetting(steps, ckpt, vdir / "forget", args.threads)
         results["variants"][variant] = res
+    if not args.skip_deploy and results["variants"]:
+        best = next(iter(results["variants"].values()))["checkpoint"]
+        steps.run("deploy (the node over DDS with weights:=, on the demo recording)", [
+            py, "-m", "ldl_pose_ros.demo", "--weights", best, "--out", out / "deploy"])
+        m = json.loads((out / "deploy" / "report" / "metrics.json").read_text())
+        results["deploy"] = {"weights": best, "frames": m["frames"],
+                             "frames_processed": m["frames_processed"],
+                             "detection_rate": m.get("detection_rate"), "mae": m.get("mae")}
     if "pseudo" in args.variants and "gt" in args.variants:
         results["pseudo_label_error"] = _pseudo_label_error(
             out / "pseudo" / "export" / "index.csv", out / "gt" / "export" / "index.csv")
@@ -232,6 +243,12 @@ def results_markdown(r: dict[str, Any]) -> str:
                   f"{pe['exported']} of {pe['of_faces']} faces exported, MAE yaw "
                   f"{pe['mae_yaw']:.2f} / pitch {pe['mae_pitch']:.2f} (the model on all of "
                   f"them: {pe['all_faces_mae_yaw']:.2f} / {pe['all_faces_mae_pitch']:.2f})."]
+    dep = r.get("deploy")
+    if dep and dep.get("mae"):
+        lines += ["", f"Deploy: the node (`pose_node`, `-p weights:={dep['weights']}`) over DDS on "
+                  f"the shipped demo recording processed {dep['frames_processed']} of "
+                  f"{dep['frames']} frames; MAE yaw / pitch / roll {dep['mae']['yaw']:.2f} / "
+                  f"{dep['mae']['pitch']:.2f} / {dep['mae']['roll']:.2f}."]
     lines += ["", f"Wall time {r['wall_seconds']:.0f} s.", "", "## Commands", "", "```bash"]
     lines += [s["command"] for s in r["steps"]] + ["```", ""]
     return "\n".join(lines)
@@ -251,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-forgetting", action="store_true",
                     help="do not evaluate on 300W-LP mini")
+    ap.add_argument("--skip-deploy", action="store_true",
+                    help="do not run the node with the fine-tuned weights")
     args = ap.parse_args(argv)
     if not Path(args.root).is_dir():
         print(f"error: no Pointing'04 folder at {args.root}", file=sys.stderr)

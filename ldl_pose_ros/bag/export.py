@@ -71,7 +71,7 @@ from ldl_pose_ros.bag.pseudo_labels import (
     temporal_jumps,
     unmirror,
 )
-from ldl_pose_ros.bag.time_blocks import GUARD, VAL, block_ids, choose_val_blocks, guarded_split
+from ldl_pose_ros.bag.time_blocks import GUARD, VAL, block_index, choose_val_blocks, guarded_split
 from ldl_pose_ros.crop import flip_boxes
 from ldl_pose_ros.imaging import to_bgr
 from ldl_pose_ros.label_csv import COLUMNS, label_row
@@ -157,6 +157,8 @@ class Candidate:
     stds: np.ndarray
     mirrored: np.ndarray | None  # network output on the mirrored image, mirrored back
     center_n: tuple[float, float]  # normalised image coordinates of the box centre
+    time_s: float  # since the first exported frame
+    block: int
     label: np.ndarray | None = None
     weight: float = 0.0
     status: str = "no_label"
@@ -197,6 +199,34 @@ def _identity(opts: ExportOptions) -> str:
         ".db3")
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "recording"
     return clean
+
+
+OUTPUT_FILES = ("labels.csv", "train.csv", "val.csv", "index.csv", "export.json")
+
+
+def prepare_output(out: Path) -> None:
+    """Create ``out``, or clear an earlier export in it; refuse any other non-empty folder."""
+    import shutil
+
+    if not out.exists():
+        out.mkdir(parents=True)
+        return
+    if not out.is_dir():
+        raise io.BagError(f"{out} exists and is not a folder")
+    if not any(out.iterdir()):
+        return
+    summary = out / "export.json"
+    if not summary.is_file():
+        raise io.BagError(f"{out} is not empty and holds no earlier export (export.json): "
+                          "choose a new folder")
+    try:
+        identity = json.loads(summary.read_text()).get("identity")
+    except (OSError, ValueError) as exc:
+        raise io.BagError(f"{out}: unreadable earlier export.json ({exc}): remove it") from exc
+    if identity and "/" not in identity and (out / identity).is_dir():
+        shutil.rmtree(out / identity)
+    for name in OUTPUT_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def _save_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
@@ -285,7 +315,8 @@ class _Pass:
             est = self.pipeline.estimator.estimate_boxes(
                 flipped, flip_boxes(boxes, img.shape[1]), color=color)
             mirrored = unmirror(np.stack([f.angles for f in est]))
-        block = int((stamp - (self.t0 or stamp)) // opts.block_s)
+        t_rel = stamp - (self.t0 if self.t0 is not None else stamp)
+        block = int(block_index(t_rel, opts.block_s))
         folder = f"{self.identity}/{block:04d}"
         if opts.save == "frames":
             frame_file = f"{folder}/{rec.index:06d}.jpg"
@@ -301,7 +332,7 @@ class _Pass:
             self.candidates.append(Candidate(
                 rec.index, k, file, box, face.box, face.score or 0.0, int(face.track_id or 0),
                 np.asarray(face.net_angles), np.asarray(face.stds),
-                None if mirrored is None else mirrored[k], intr.normalized(cx, cy)))
+                None if mirrored is None else mirrored[k], intr.normalized(cx, cy), t_rel, block))
 
 
 def _run_pass(bag: io.BagReader, opts: ExportOptions, image: io.TopicInfo,
@@ -384,10 +415,8 @@ def _write_outputs(state: _Pass, opts: ExportOptions, source: str
     out = opts.out
     stamps = {rec.index: rec.stamp_ns for rec in state.frames}
     cands = state.candidates
-    t0 = state.t0 or 0.0
-    times = np.array([stamps[c.frame] * 1e-9 if stamps[c.frame] else 0.0 for c in cands])
-    rel_times = times - t0 if len(times) else times
-    blocks = block_ids(times, opts.block_s) if len(times) else np.zeros(0, np.int64)
+    times = np.array([c.time_s for c in cands], dtype=np.float64)
+    blocks = np.array([c.block for c in cands], dtype=np.int64)
     kept = np.array([c.label is not None for c in cands], dtype=bool)
     val_blocks = choose_val_blocks(blocks[kept], opts.val_fraction, opts.split_seed)
     split = np.full(len(cands), "", dtype=object)
@@ -412,7 +441,7 @@ def _write_outputs(state: _Pass, opts: ExportOptions, source: str
             lab = c.label if c.label is not None else [None] * 3
             writers["index"].writerow([
                 c.file if c.label is not None else "", c.face, state.identity, c.frame,
-                stamps[c.frame], _num(rel_times[i]), int(blocks[i]), split[i], c.track_id,
+                stamps[c.frame], _num(c.time_s), c.block, split[i], c.track_id,
                 source if c.label is not None else "", "exported" if c.label is not None
                 else c.status, _num(c.weight), *(_num(v) for v in lab),
                 *(_num(v) for v in c.stds), *(_num(v) for v in c.angles), _num(c.mirror_deg),
@@ -478,7 +507,7 @@ def export_bag(opts: ExportOptions, estimator: Any = None,
                 raise _missing_transform(gt.frame_for(cam), cam)
         source = "gt" if gt is not None else "pseudo"
         pipeline = FramePipeline(opts.params, estimator)
-        opts.out.mkdir(parents=True, exist_ok=True)
+        prepare_output(opts.out)
         state = _Pass(opts, pipeline, identity, mirror=source == "pseudo")
         stopped = _run_pass(bag, opts, image, info, state, progress)
     expected = getattr(image, "count", 0) or 0

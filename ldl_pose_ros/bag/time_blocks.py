@@ -20,14 +20,11 @@ import numpy as np
 TRAIN, VAL, GUARD = "train", "val", "guard"
 
 
-def block_ids(times_s: np.ndarray, block_s: float) -> np.ndarray:
-    """Block index of each time (seconds since any origin; blocks start at the earliest)."""
+def block_index(seconds: np.ndarray | float, block_s: float) -> np.ndarray:
+    """Block of each time given in seconds since the recording's first exported frame."""
     if block_s <= 0:
         raise ValueError("block length must be > 0")
-    t = np.asarray(times_s, dtype=np.float64)
-    if t.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.floor((t - t.min()) / block_s).astype(np.int64)
+    return np.floor(np.asarray(seconds, dtype=np.float64) / block_s).astype(np.int64)
 
 
 def choose_val_blocks(blocks: np.ndarray, val_fraction: float, seed: int) -> set[int]:
