@@ -472,7 +472,7 @@ class Trainer:
             start_val = self.validate()  # the model before fine-tuning, for comparison
             m = start_val["mae"]
             self.log(f"start model: val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
-                     f"{_csv(m['roll'])} mean {m['mean']:.2f}")
+                     f"{_csv(m['roll']) or '-'} mean {m['mean']:.2f}")
         stop = self.epochs if until_epoch is None else min(self.epochs, int(until_epoch))
         for epoch in range(self.start_epoch, stop):
             t0 = time.time()
@@ -498,7 +498,7 @@ class Trainer:
             if val:
                 m = val["mae"]
                 msg += (f" | val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
-                        f"{_csv(m['roll'])} mean {m['mean']:.2f}")
+                        f"{_csv(m['roll']) or '-'} mean {m['mean']:.2f}")
             self.log(msg + f" | {dt:.0f}s" + (" *" if improved else ""))
         summary = {"best_epoch": self.best_epoch + 1, "best_val_mae_mean": self.best,
                    "best_val": self.best_metrics, "epochs": self.epochs,

@@ -11,6 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ldl_pose_ros.bag.cli_common import (
+    add_input_arguments,
+    add_pipeline_arguments,
+    error,
+    pipeline_params,
+    run_reported,
+)
+
 _EVALUATE_EPILOG = """\
 ground truth (optional; auto-detected when the bag has exactly one PoseStamped topic):
   --gt-topic T   geometry_msgs/PoseStamped: pose of the head's REP-155 face frame
@@ -75,34 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "over every image of a rosbag2 bag (sqlite3 or MCAP; no ROS installation needed), "
         "write an output bag and, with ground truth, accuracy metrics.",
         epilog=_EVALUATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
-    ev.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
-    ev.add_argument("--image-topic", metavar="T", help="image topic (default: the only one)")
-    ev.add_argument("--camera-info-topic", metavar="T",
-                    help="camera_info topic (default: the image topic's sibling or the only one)")
-    gt = ev.add_mutually_exclusive_group()
-    gt.add_argument("--gt-topic", metavar="T", help="ground-truth PoseStamped topic")
-    gt.add_argument("--gt-frame", metavar="F", help="ground-truth TF frame of the head")
-    gt.add_argument("--no-gt", action="store_true", help="ignore any ground truth")
-    tr = ev.add_mutually_exclusive_group()
-    tr.add_argument("--camera-to-mocap", metavar="x,y,z,qx,qy,qz,qw",
-                    help="pose of the ground truth's frame in the camera optical frame")
-    tr.add_argument("--align-frames", type=int, default=0, metavar="N",
-                    help="estimate that transform from the first N frames")
-    ev.add_argument("--gt-max-gap", type=float, default=0.1, metavar="S",
-                    help="interpolate ground truth across gaps up to S seconds (0.1)")
-    ev.add_argument("--match-max-deg", type=float, default=15.0, metavar="DEG",
-                    help="largest angle between predicted and true face rays for a match (15)")
+    add_input_arguments(ev, no_gt=True)
     ev.add_argument("--predictions", metavar="REC_BAG",
                     help="score this recording of the live node (bag play --record) instead "
                     "of running the pipeline")
-    ev.add_argument("--params-file", metavar="YAML",
-                    help="node parameter file (e.g. config/pose.yaml); default: node defaults")
-    ev.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
-    ev.add_argument("--device", help="auto, cpu, cuda (default: the node's, auto)")
-    ev.add_argument("--backend", choices=("auto", "torch", "onnx"))
-    ev.add_argument("--detector", choices=("mediapipe", "yunet", "haar"))
-    ev.add_argument("--detector-model", metavar="PATH")
+    add_pipeline_arguments(ev)
     ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
                     help="annotated images in the output bag: /image_annotated/compressed "
                     "JPEG (default), /image_annotated raw bgr8 (0.9 MB per VGA frame), or none")
@@ -149,30 +134,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_export_parser(sub)
 
 
-def _error(msg: str, code: int = 2) -> int:
-    print(f"ldl-pose: error: {msg}", file=sys.stderr)
-    return code
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag evaluate``."""
-    from ldl_pose_ros.bag import io
     from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
-    from ldl_pose_ros.bag.groundtruth import GroundTruthError
-    from ldl_pose_ros.bag.pipeline import PipelineParams
 
     try:
-        params = (PipelineParams.from_yaml(args.params_file) if args.params_file
-                  else PipelineParams())
-    except (OSError, ValueError) as exc:
-        return _error(f"--params-file: {exc}")
-    overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
-                 "detector": args.detector, "detector_model": args.detector_model}
-    params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+        params = pipeline_params(args)
+    except ValueError as exc:
+        return error(str(exc))
     if args.align_frames < 0:
-        return _error("--align-frames must be >= 0")
+        return error("--align-frames must be >= 0")
     if args.max_frames is not None and args.max_frames < 1:
-        return _error("--max-frames must be >= 1")
+        return error("--max-frames must be >= 1")
     opts = EvaluateOptions(
         bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
@@ -183,17 +156,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
     )
 
-    def progress(msg: str) -> None:
-        print(f"ldl-pose: {msg}", file=sys.stderr)
-
-    try:
-        result = evaluate_bag(opts, progress=progress)
-    except (io.BagError, GroundTruthError) as exc:
-        return _error(str(exc))
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
-        return _error(f"{type(exc).__name__}: {exc}")
-    for w in result.warnings:
-        print(f"ldl-pose: warning: {w}", file=sys.stderr)
+    result = run_reported(lambda progress: evaluate_bag(opts, progress=progress))
+    if isinstance(result, int):
+        return result
     s = result.summary
     line = (f"ldl-pose: {s['frames']} frames, {s['frames_processed']} processed, "
             f"{s['faces']} faces")
@@ -214,5 +179,5 @@ def run_play(args: argparse.Namespace) -> int:
     try:
         from ldl_pose_ros.ros import bag_play
     except ImportError as exc:
-        return _error(f"bag play needs rclpy (a ROS 2 installation or the ROS wheels): {exc}")
+        return error(f"bag play needs rclpy (a ROS 2 installation or the ROS wheels): {exc}")
     return bag_play.run_from_args(args)

@@ -8,6 +8,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from ldl_pose_ros.bag.cli_common import (
+    add_input_arguments,
+    add_pipeline_arguments,
+    error,
+    pipeline_params,
+    run_reported,
+)
 from ldl_pose_ros.bag.pseudo_labels import StabilityLimits
 
 _EPILOG = """\
@@ -56,23 +63,8 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
         "pipeline and write them with labels -- from ground truth in the bag, or the "
         "model's own stable predictions -- in the training tree's folder + CSV format.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ex.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
-    ex.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
-    ex.add_argument("--image-topic", metavar="T", help="image topic (default: the only one)")
-    ex.add_argument("--camera-info-topic", metavar="T", help="camera_info topic")
+    add_input_arguments(ex)
     ex.add_argument("--labels", choices=("auto", "gt", "pseudo"), default="auto")
-    gt = ex.add_mutually_exclusive_group()
-    gt.add_argument("--gt-topic", metavar="T", help="ground-truth PoseStamped topic")
-    gt.add_argument("--gt-frame", metavar="F", help="ground-truth TF frame of the head")
-    tr = ex.add_mutually_exclusive_group()
-    tr.add_argument("--camera-to-mocap", metavar="x,y,z,qx,qy,qz,qw",
-                    help="pose of the ground truth's frame in the camera optical frame")
-    tr.add_argument("--align-frames", type=int, default=0, metavar="N",
-                    help="estimate that transform from the first N frames")
-    ex.add_argument("--gt-max-gap", type=float, default=0.1, metavar="S",
-                    help="interpolate ground truth across gaps up to S seconds (0.1)")
-    ex.add_argument("--match-max-deg", type=float, default=15.0, metavar="DEG",
-                    help="largest angle between a face's ray and the true head's (15)")
     ex.add_argument("--label-angles", type=_angles, default=("yaw", "pitch", "roll"),
                     metavar="A,B", help="angles to label, e.g. yaw,pitch when the ground "
                     "truth's roll is not measured (default yaw,pitch,roll)")
@@ -103,34 +95,17 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     ps.add_argument("--allow-isolated", action="store_true",
                     help="keep faces whose smoothness cannot be checked")
     ps.add_argument("--weight-ref-deg", type=float, default=lim.weight_ref_deg, metavar="DEG")
-    ex.add_argument("--params-file", metavar="YAML", help="node parameter file")
-    ex.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
-    ex.add_argument("--device", help="auto, cpu, cuda")
-    ex.add_argument("--backend", choices=("auto", "torch", "onnx"))
-    ex.add_argument("--detector", choices=("mediapipe", "yunet", "haar"))
-    ex.add_argument("--detector-model", metavar="PATH")
+    add_pipeline_arguments(ex)
     ex.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     ex.set_defaults(func=run_export)
 
 
-def _error(msg: str, code: int = 2) -> int:
-    print(f"ldl-pose: error: {msg}", file=sys.stderr)
-    return code
-
-
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag export``."""
-    from ldl_pose_ros.bag import io
     from ldl_pose_ros.bag.export import ExportOptions, export_bag
-    from ldl_pose_ros.bag.groundtruth import GroundTruthError
-    from ldl_pose_ros.bag.pipeline import PipelineParams
 
     try:
-        params = (PipelineParams.from_yaml(args.params_file) if args.params_file
-                  else PipelineParams())
-        overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
-                     "detector": args.detector, "detector_model": args.detector_model}
-        params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+        params = pipeline_params(args)
         limits = StabilityLimits(args.max_std, args.max_mirror_deg, args.max_jump_deg,
                                  args.max_gap, args.allow_isolated, args.weight_ref_deg)
         if args.max_frames is not None and args.max_frames < 1:
@@ -150,19 +125,11 @@ def run_export(args: argparse.Namespace) -> int:
             max_frames=args.max_frames)
         opts.check()
     except (OSError, ValueError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
 
-    def progress(msg: str) -> None:
-        print(f"ldl-pose: {msg}", file=sys.stderr)
-
-    try:
-        result = export_bag(opts, progress=progress)
-    except (io.BagError, GroundTruthError) as exc:
-        return _error(str(exc))
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
-        return _error(f"{type(exc).__name__}: {exc}")
-    for w in result.warnings:
-        print(f"ldl-pose: warning: {w}", file=sys.stderr)
+    result = run_reported(lambda progress: export_bag(opts, progress=progress))
+    if isinstance(result, int):
+        return result
     s = result.summary
     skipped = ", ".join(f"{n} {k}" for k, n in sorted(s["not_exported"].items())) or "none"
     split = (f"; split {s['train']} train / {s['val']} val / {s['guard']} guard"
