@@ -34,7 +34,12 @@ import numpy as np
 from ldl_pose_ros import geometry
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.pose_types import FacePose
-from ldl_pose_ros.projection import face_position, face_rotation_in_camera, nominal_intrinsics
+from ldl_pose_ros.projection import (
+    CameraIntrinsics,
+    face_position,
+    face_rotation_in_camera,
+    nominal_intrinsics,
+)
 from training.datasets.pointing04 import parse_pointing04_name, read_pointing04
 
 START_NS = 1_750_000_000 * 1_000_000_000
@@ -45,7 +50,8 @@ GT_TOPIC = "/head_pose_gt"
 HFOV_DEG = 60.0
 
 
-def true_pose(box: np.ndarray, yaw: float, pitch: float, intr) -> tuple[np.ndarray, np.ndarray]:
+def true_pose(box: np.ndarray, yaw: float, pitch: float, intr: CameraIntrinsics
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Face-frame position (m) and quaternion in the camera of a labelled face box."""
     q = geometry.face_quaternion_in_optical(yaw, pitch, 0.0)
     face = FacePose(np.asarray(box, np.float64), 1.0, yaw, pitch, 0.0, 0.0, 0.0, 0.0, q)

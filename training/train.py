@@ -28,7 +28,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,155 +47,25 @@ from ldl_pose_ros.evaluation import evaluate_predictions
 from ldl_pose_ros.model.backbones import load_pretrained
 from ldl_pose_ros.model.checkpoint import read_checkpoint, save_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
-from ldl_pose_ros.model.distribution import expectation_and_std
 from ldl_pose_ros.model.network import LDLHeadPoseNet
 from training import distributed as ddp
 from training import finetune
-from training.config import (
-    ConfigError,
-    FinetuneConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-    SourceConfig,
-    TrainConfig,
-    load_config,
-)
-from training.datasets.base import Sample, mix_sources
-from training.datasets.registry import expand_path, load_source
+from training.config import ConfigError, FinetuneConfig, TrainConfig, load_config
+from training.datasets.base import mix_sources
+from training.datasets.registry import expand_path
 from training.datasets.torch_dataset import PoseDataset
 from training.loss import MaskedLDLLoss
+from training.optim import build_optimizer, lr_factor, set_bn_momentum
+from training.sources import (
+    SourceData,
+    check_identity_overlap,
+    git_commit,
+    load_sources,
+    source_summary,
+)
+from training.validation import predict_loader
 
 __all__ = ["ConfigError", "Trainer", "load_config", "lr_factor", "main"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SourceData = tuple[SourceConfig, list[Sample]]
-
-
-# ---------------------------------------------------------------- schedule
-
-
-def lr_factor(step: int, steps_per_epoch: int, epochs: int, sched: ScheduleConfig) -> float:
-    """Learning-rate multiplier at optimisation ``step`` (0-based): warmup then cosine/step."""
-    total = max(1, steps_per_epoch * epochs)
-    warm = int(round(sched.warmup_epochs * steps_per_epoch))
-    if warm > 0 and step < warm:
-        return sched.warmup_start + (1.0 - sched.warmup_start) * step / warm
-    if sched.name == "constant":
-        return 1.0
-    if sched.name == "step":
-        epoch = step / max(1, steps_per_epoch)
-        return sched.gamma ** sum(1 for m in sched.milestones if epoch >= m)
-    floor = sched.min_lr_ratio
-    t = min(1.0, (step - warm) / max(1, total - warm))
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def build_optimizer(model: torch.nn.Module, opt: OptimizerConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD; no weight decay on biases and normalisation parameters."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": opt.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    if opt.name == "sgd":
-        return torch.optim.SGD(groups, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
-    return torch.optim.AdamW(groups, lr=opt.lr)
-
-
-# ---------------------------------------------------------------- data
-
-
-def load_sources(sources: Sequence[SourceConfig], train: bool) -> list[SourceData]:
-    """Read every source: ``[(source, samples), ...]``."""
-    return [(s, load_source(s.to_spec(), train=train)) for s in sources]
-
-
-def check_identity_overlap(train: Sequence[SourceData], val: Sequence[SourceData]) -> list[str]:
-    """Identities present in both a training and a validation source of the same type."""
-    overlap = set()
-    for ts, tsamples in train:
-        tids = {s.identity for s in tsamples}
-        for vs, vsamples in val:
-            if ts.type == vs.type:
-                overlap |= tids & {s.identity for s in vsamples}
-    return sorted(overlap)
-
-
-def source_summary(src: SourceConfig, samples: Sequence[Sample], weight: float | None = None,
-                   role: str = "train") -> dict[str, Any]:
-    """Provenance of one data source for ``cfg.meta`` (``weight``: the share used)."""
-    ids = sorted({s.identity for s in samples})
-    spec = src.to_spec()
-    return {
-        "type": src.type,
-        "root": src.root,
-        "weight": src.weight if weight is None else weight,
-        "role": role,
-        "n_samples": len(samples),
-        "n_identities": len(ids),
-        "identities": ids if len(ids) <= 50 else ids[:50] + ["..."],
-        "options": {k: v for k, v in spec.items() if k not in ("type", "root", "weight")},
-    }
-
-
-def git_commit() -> str:
-    """``<sha>[-dirty]`` of the checkout, or ``unknown``."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
-        if sha.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10)
-        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def set_bn_momentum(model: torch.nn.Module, momentum: float) -> int:
-    """Set the running-statistics momentum of every batch-norm layer; returns their count."""
-    n = 0
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = momentum
-            n += 1
-    return n
-
-
-# ---------------------------------------------------------------- loops
-
-
-@torch.no_grad()
-def predict_loader(model: LDLHeadPoseNet, loader: DataLoader, device: torch.device,
-                   loss_fn: MaskedLDLLoss | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the model over a loader: ``(pred, std, true, mask, per-sample loss)``.
-
-    The loss of a sample is its batch's mean loss (NaN without ``loss_fn``), so
-    their mean over samples is the batch-size-weighted mean loss.
-    """
-    model.eval()
-    preds, stds, trues, masks, losses = [], [], [], [], []
-    for x, angles, mask, weight in loader:
-        logits = model(x.to(device)).float()
-        mean, std = expectation_and_std(torch.softmax(logits, -1), model.centers.float())
-        loss = float("nan")
-        if loss_fn is not None:
-            loss = float(loss_fn(logits, angles.to(device), mask.to(device),
-                                 weight.to(device))[0])
-        losses.append(np.full(len(x), loss))
-        preds.append(mean.cpu().numpy())
-        stds.append(std.cpu().numpy())
-        trues.append(angles.numpy())
-        masks.append(mask.numpy())
-    if not preds:
-        return (np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)),
-                np.zeros((0, 3), np.float32), np.zeros(0))
-    return (np.concatenate(preds).astype(np.float64), np.concatenate(stds).astype(np.float64),
-            np.concatenate(trues).astype(np.float64), np.concatenate(masks),
-            np.concatenate(losses))
-
 
 class Trainer:
     """Holds the model, data, optimiser and logs of one training run.

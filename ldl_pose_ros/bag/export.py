@@ -40,7 +40,6 @@ bag is exported up to the damage (exit code 3).
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
@@ -62,33 +61,27 @@ from ldl_pose_ros.bag.evaluate import (
     _read_gt,
     _same_frame,
 )
-from ldl_pose_ros.bag.groundtruth import DEFAULT_MAX_GAP_S, GroundTruthError, parse_transform
-from ldl_pose_ros.bag.metrics import DEFAULT_MATCH_MAX_DEG, PredFace, match_face
-from ldl_pose_ros.bag.pipeline import FramePipeline, PipelineParams
-from ldl_pose_ros.bag.pseudo_labels import (
-    StabilityLimits,
-    select_stable,
-    temporal_jumps,
-    unmirror,
+from ldl_pose_ros.bag.export_files import context_crop, prepare_output, save_image, write_outputs
+from ldl_pose_ros.bag.export_labels import (
+    ANGLE_NAMES,
+    Candidate,
+    label_from_gt,
+    label_from_model,
+    network_angles,
 )
-from ldl_pose_ros.bag.time_blocks import GUARD, VAL, block_index, choose_val_blocks, guarded_split
+from ldl_pose_ros.bag.groundtruth import DEFAULT_MAX_GAP_S, GroundTruthError, parse_transform
+from ldl_pose_ros.bag.metrics import DEFAULT_MATCH_MAX_DEG, PredFace
+from ldl_pose_ros.bag.pipeline import FramePipeline, PipelineParams
+from ldl_pose_ros.bag.pseudo_labels import StabilityLimits, unmirror
+from ldl_pose_ros.bag.time_blocks import block_index
 from ldl_pose_ros.crop import flip_boxes
 from ldl_pose_ros.imaging import to_bgr
-from ldl_pose_ros.label_csv import COLUMNS, label_row
 from ldl_pose_ros.projection import CameraIntrinsics
 
 LABEL_MODES = ("auto", "gt", "pseudo")
 SAVE_MODES = ("crops", "frames")
-ANGLE_NAMES = ("yaw", "pitch", "roll")
-INDEX_COLUMNS = (
-    "file", "face", "identity", "frame", "stamp_ns", "time_s", "block", "split", "track_id",
-    "label_source", "status", "weight", "yaw", "pitch", "roll", "yaw_std", "pitch_std",
-    "roll_std", "net_yaw", "net_pitch", "net_roll", "mirror_deg", "jump_deg", "frame_x1",
-    "frame_y1", "frame_x2", "frame_y2", "score",
-)
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
-
-
+__all__ = ["ExportOptions", "ExportResult", "export_bag", "network_angles"]
 @dataclass
 class ExportOptions:
     """What ``ldl-pose bag export`` was asked to do (see the CLI help)."""
@@ -143,30 +136,6 @@ class ExportOptions:
 
 
 @dataclass
-class Candidate:
-    """A detected face of an exported frame, before its label is decided."""
-
-    frame: int
-    face: int
-    file: str
-    box: np.ndarray  # in the saved image
-    frame_box: np.ndarray  # in the bag's image
-    score: float
-    track_id: int
-    angles: np.ndarray  # network output (weak perspective)
-    stds: np.ndarray
-    mirrored: np.ndarray | None  # network output on the mirrored image, mirrored back
-    center_n: tuple[float, float]  # normalised image coordinates of the box centre
-    time_s: float  # since the first exported frame
-    block: int
-    label: np.ndarray | None = None
-    weight: float = 0.0
-    status: str = "no_label"
-    mirror_deg: float | None = None
-    jump_deg: float | None = None
-
-
-@dataclass
 class ExportResult:
     """Summary (also in export.json), written files and how the run ended."""
 
@@ -183,72 +152,11 @@ class ExportResult:
         return EXIT_OK if self.summary["exported"] else EXIT_NOTHING
 
 
-def network_angles(rot_cam: np.ndarray, center_n: tuple[float, float]) -> np.ndarray:
-    """The network's (yaw, pitch, roll) for a face-frame rotation in the camera frame.
-
-    The inverse of the node's ray correction (``projection.face_rotation_in_camera``):
-    the rotation is taken back from the viewing ray through the box centre (given
-    in normalised image coordinates) to the optical axis, then decomposed.
-    """
-    ray = geometry.ray_rotation(np.asarray(center_n, np.float64), np.eye(3))
-    return geometry.face_matrix_to_euler(ray.T @ np.asarray(rot_cam, np.float64))
-
-
 def _identity(opts: ExportOptions) -> str:
     name = opts.identity or Path(opts.bag).resolve().name.removesuffix(".mcap").removesuffix(
         ".db3")
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "recording"
     return clean
-
-
-OUTPUT_FILES = ("labels.csv", "train.csv", "val.csv", "index.csv", "export.json")
-
-
-def prepare_output(out: Path) -> None:
-    """Create ``out``, or clear an earlier export in it; refuse any other non-empty folder."""
-    import shutil
-
-    if not out.exists():
-        out.mkdir(parents=True)
-        return
-    if not out.is_dir():
-        raise io.BagError(f"{out} exists and is not a folder")
-    if not any(out.iterdir()):
-        return
-    summary = out / "export.json"
-    if not summary.is_file():
-        raise io.BagError(f"{out} is not empty and holds no earlier export (export.json): "
-                          "choose a new folder")
-    try:
-        identity = json.loads(summary.read_text()).get("identity")
-    except (OSError, ValueError) as exc:
-        raise io.BagError(f"{out}: unreadable earlier export.json ({exc}): remove it") from exc
-    if identity and "/" not in identity and (out / identity).is_dir():
-        shutil.rmtree(out / identity)
-    for name in OUTPUT_FILES:
-        (out / name).unlink(missing_ok=True)
-
-
-def _save_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-        raise OSError(f"cannot write {path}")
-
-
-def _context_crop(bgr: np.ndarray, box: np.ndarray, context: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """A square region around a box and the box in its coordinates.
-
-    The side is ``context`` x the box's larger side; the region is clipped to the image.
-    """
-    h, w = bgr.shape[:2]
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half = context * max(box[2] - box[0], box[3] - box[1]) / 2
-    x0, y0 = max(0, int(np.floor(cx - half))), max(0, int(np.floor(cy - half)))
-    x1, y1 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
-    return bgr[y0:y1, x0:x1].copy(), box - np.array([x0, y0, x0, y0], dtype=np.float64)
 
 
 class _Pass:
@@ -320,14 +228,14 @@ class _Pass:
         folder = f"{self.identity}/{block:04d}"
         if opts.save == "frames":
             frame_file = f"{folder}/{rec.index:06d}.jpg"
-            _save_image(opts.out / frame_file, bgr, opts.jpeg_quality)
+            save_image(opts.out / frame_file, bgr, opts.jpeg_quality)
         for k, face in enumerate(rec.faces):
             if opts.save == "frames":
                 file, box = frame_file, face.box
             else:
-                crop, box = _context_crop(bgr, face.box, opts.context)
+                crop, box = context_crop(bgr, face.box, opts.context)
                 file = f"{folder}/{rec.index:06d}_{k}.jpg"
-                _save_image(opts.out / file, crop, opts.jpeg_quality)
+                save_image(opts.out / file, crop, opts.jpeg_quality)
             cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
             self.candidates.append(Candidate(
                 rec.index, k, file, box, face.box, face.score or 0.0, int(face.track_id or 0),
@@ -362,110 +270,6 @@ def _run_pass(bag: io.BagReader, opts: ExportOptions, image: io.TopicInfo,
     except KeyboardInterrupt:
         return f"interrupted after frame {len(state.frames) - 1 if state.frames else 'none'}"
     return None
-
-
-def _label_from_gt(state: _Pass, opts: ExportOptions) -> None:
-    """The face matched to the true head in each frame gets the true pose (weight 1)."""
-    by_frame: dict[int, list[Candidate]] = {}
-    for c in state.candidates:
-        by_frame.setdefault(c.frame, []).append(c)
-    for rec in state.frames:
-        cands = by_frame.get(rec.index, [])
-        if not cands:
-            continue
-        if rec.gt is None:
-            for c in cands:
-                c.status = "no_ground_truth"
-            continue
-        k = match_face(rec.faces, rec.gt.t, opts.match_max_deg)
-        for c in cands:
-            if c.face == k:
-                c.label, c.weight, c.status = network_angles(rec.gt.R, c.center_n), 1.0, ""
-            else:
-                c.status = "not_the_true_head" if k is not None else "no_match"
-
-
-def _label_from_model(state: _Pass, opts: ExportOptions) -> None:
-    """Stable predictions become weighted pseudo-labels (``pseudo_labels``)."""
-    cands = state.candidates
-    if not cands:
-        return
-    stamps = {rec.index: rec.stamp_s if rec.stamp_ns > 0 else rec.log_time_ns * 1e-9
-              for rec in state.frames}
-    direct = np.stack([c.angles for c in cands])
-    mirrored = np.stack([c.mirrored for c in cands])  # type: ignore[misc]
-    label = (direct + mirrored) / 2
-    diff = np.abs(direct - mirrored)
-    jumps = temporal_jumps(np.array([stamps[c.frame] for c in cands]), label,
-                           np.array([c.track_id for c in cands]), opts.limits.max_gap_s)
-    use = np.array([a in opts.label_angles for a in ANGLE_NAMES])
-    reason, weight = select_stable(np.stack([c.stds for c in cands]), diff, jumps, opts.limits,
-                                   use)
-    for i, c in enumerate(cands):
-        c.mirror_deg = float(diff[i, use].max())
-        c.jump_deg = None if np.isnan(jumps[i, use]).any() else float(jumps[i, use].max())
-        c.status = reason[i] or ""
-        if not reason[i]:
-            c.label, c.weight = label[i], float(weight[i])
-
-
-def _write_outputs(state: _Pass, opts: ExportOptions, source: str
-                   ) -> tuple[dict[str, Path], dict[str, int]]:
-    """labels.csv, train/val.csv, index.csv; removes the image files of unexported faces."""
-    out = opts.out
-    stamps = {rec.index: rec.stamp_ns for rec in state.frames}
-    cands = state.candidates
-    times = np.array([c.time_s for c in cands], dtype=np.float64)
-    blocks = np.array([c.block for c in cands], dtype=np.int64)
-    kept = np.array([c.label is not None for c in cands], dtype=bool)
-    val_blocks = choose_val_blocks(blocks[kept], opts.val_fraction, opts.split_seed)
-    split = np.full(len(cands), "", dtype=object)
-    if kept.any():
-        split[kept] = guarded_split(times[kept], blocks[kept], val_blocks, opts.guard_s)
-    mask = [1.0 if a in opts.label_angles else 0.0 for a in ANGLE_NAMES]
-    paths = {"labels": out / "labels.csv", "index": out / "index.csv"}
-    if val_blocks:
-        paths.update({"train": out / "train.csv", "val": out / "val.csv"})
-    files = {k: open(p, "w", newline="") for k, p in paths.items()}  # noqa: SIM115
-    try:
-        writers = {k: csv.writer(f) for k, f in files.items()}
-        for k, wr in writers.items():
-            wr.writerow(INDEX_COLUMNS if k == "index" else COLUMNS)
-        for i, c in enumerate(cands):
-            row = None
-            if c.label is not None:
-                row = label_row(c.file, c.box, c.label, mask, c.weight)
-                writers["labels"].writerow(row)
-                if split[i] in ("train", "val") and val_blocks:
-                    writers[split[i]].writerow(row)
-            lab = c.label if c.label is not None else [None] * 3
-            writers["index"].writerow([
-                c.file if c.label is not None else "", c.face, state.identity, c.frame,
-                stamps[c.frame], _num(c.time_s), c.block, split[i], c.track_id,
-                source if c.label is not None else "", "exported" if c.label is not None
-                else c.status, _num(c.weight), *(_num(v) for v in lab),
-                *(_num(v) for v in c.stds), *(_num(v) for v in c.angles), _num(c.mirror_deg),
-                _num(c.jump_deg),
-                *(_num(v) for v in c.frame_box), _num(c.score)])
-    finally:
-        for f in files.values():
-            f.close()
-    keep_files = {c.file for c in cands if c.label is not None}
-    for c in cands:
-        if c.file not in keep_files:
-            (out / c.file).unlink(missing_ok=True)
-    counts = {"exported": int(kept.sum()), "blocks": len(set(blocks[kept].tolist())),
-              "val_blocks": len(val_blocks), "train": int(np.sum(split == "train")),
-              "val": int(np.sum(split == VAL)) if val_blocks else 0,
-              "guard": int(np.sum(split == GUARD))}
-    return paths, counts
-
-
-def _num(v: Any) -> str:
-    if v is None:
-        return ""
-    f = float(v)
-    return "" if not np.isfinite(f) else f"{f:.6g}"
 
 
 def export_bag(opts: ExportOptions, estimator: Any = None,
@@ -521,10 +325,10 @@ def export_bag(opts: ExportOptions, estimator: Any = None,
             gt_info = _attach_gt(state.frames, gt, ev, warnings)
         except GroundTruthError as exc:
             raise GroundTruthError(f"ground truth cannot be used: {exc}") from exc
-        _label_from_gt(state, opts)
+        label_from_gt(state.frames, state.candidates, opts.match_max_deg)
     else:
-        _label_from_model(state, opts)
-    paths, counts = _write_outputs(state, opts, source)
+        label_from_model(state.frames, state.candidates, opts.limits, opts.label_angles)
+    paths, counts = write_outputs(opts, identity, state.frames, state.candidates, source)
     statuses: dict[str, int] = {}
     for c in state.candidates:
         if c.label is None:
