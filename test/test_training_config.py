@@ -45,7 +45,10 @@ def test_every_shipped_config_loads_and_round_trips(path: Path) -> None:
     assert isinstance(cfg, TrainConfig) and cfg.data.train
     raw = yaml.safe_load(path.read_text())
     assert cfg.train.epochs == raw["train"]["epochs"]
-    assert cfg.model_config().input_size == raw["model"]["input_size"]
+    if "model" in raw:
+        assert cfg.model_config().input_size == raw["model"]["input_size"]
+    else:  # fine-tuning: the model is the init checkpoint's
+        assert cfg.init
     # to_dict (what config.yaml and the checkpoints' meta hold) reads back to the same config
     assert TrainConfig.parse_config(cfg.to_dict()) == cfg
     assert TrainConfig.parse_config(yaml.safe_load(yaml.safe_dump(cfg.to_dict()))) == cfg
