@@ -136,3 +136,16 @@ def test_without_replay_data_l2sp_holds_the_weights_near_the_start(base: Path, t
 def test_mix_weights() -> None:
     assert mix_weights([1.0, 3.0], [2.0], 0.2) == pytest.approx([0.2, 0.6, 0.2])
     assert mix_weights([1.0], [], 0.3) == [1.0]
+
+
+def test_freeze_bn_keeps_the_start_statistics(base: Path, tmp_path) -> None:
+    start = read_checkpoint(base)["state_dict"]
+    ft = {"replay_sources": [], "l2sp_weight": 0.0, "freeze_bn": True}
+    cfg = load_config(_write(tmp_path / "f.yaml", _finetune_cfg(tmp_path, init=str(base),
+                                                                finetune=ft)))
+    trainer = Trainer(cfg, tmp_path / "f", log=lambda m: None)
+    trainer.fit(until_epoch=1)
+    state = trainer.model.state_dict()
+    stats = [k for k in start if "running_" in k]
+    assert stats and all(torch.equal(state[k], start[k]) for k in stats)
+    assert _distance(state, start) > 0  # the weights (and the norms' scale/shift) did learn

@@ -139,3 +139,16 @@ class L2SP(nn.Module):
         total = sum(((params[n] - getattr(self, f"ref_{i}")) ** 2).sum()
                     for i, n in enumerate(self.names))
         return 0.5 * self.weight * total  # type: ignore[return-value]
+
+
+def freeze_batchnorm_statistics(model: nn.Module) -> int:
+    """Put every batch-norm layer in inference mode (running statistics fixed); returns the count.
+
+    Call after each ``model.train()``; the layers' affine parameters still train.
+    """
+    n = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+            n += 1
+    return n
