@@ -198,14 +198,15 @@ class FinetuneConfig:
     none.  ``l2sp_weight``: strength of the L2-SP penalty
     ``l2sp_weight / 2 * sum((w - w_init)^2)``; ``None`` (default) applies
     ``training.finetune.DEFAULT_L2SP`` when there is no replay data and 0 when
-    there is.  ``freeze_bn``: keep the batch-norm statistics of the start model
-    (the layers run in inference mode while their scale and shift still learn).
+    there is.  ``freeze_bn`` (default on): keep the batch-norm statistics of the
+    start model (the layers run in inference mode while their scale and shift
+    still learn), as small fine-tuning batches estimate them poorly.
     """
 
     replay_sources: tuple[SourceConfig, ...] | None = None
     replay_share: float = 0.3
     l2sp_weight: float | None = None
-    freeze_bn: bool = False
+    freeze_bn: bool = True
 
     def __post_init__(self) -> None:
         _check(0 <= self.replay_share < 1, "finetune.replay_share must be in [0, 1)")

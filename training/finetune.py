@@ -15,7 +15,10 @@ A run with ``init: CKPT`` (or ``--init CKPT``; ``default`` = the shipped model)
   default the sources recorded in the checkpoint's ``meta`` that exist on this
   machine), or, when there is none, *L2-SP* regularisation (Li, Grandvalet,
   Davoine, ICML 2018): ``l2sp_weight / 2 * ||w - w_init||^2`` added to the loss,
-  so the weights move only as far from the start as the new data pays for.
+  so the weights move only as far from the start as the new data pays for;
+* keeps the start model's batch-norm statistics (``freeze_bn``, default on):
+  small fine-tuning batches estimate them poorly, and they describe the data
+  the model was trained on.
 """
 
 from __future__ import annotations

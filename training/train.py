@@ -248,7 +248,7 @@ class Trainer:
         from tqdm import tqdm
 
         self.net.train()
-        if self.cfg.finetune is not None and self.cfg.finetune.freeze_bn:
+        if self.cfg.init and (self.cfg.finetune or FinetuneConfig()).freeze_bn:
             finetune.freeze_batchnorm_statistics(self.model)
         loader = self._train_loader(epoch)
         sums: dict[str, float] = {}
