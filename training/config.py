@@ -240,8 +240,8 @@ class TrainConfig:
         if "meta" in model:
             raise ConfigError("model.meta is written by the trainer, not configured")
         object.__setattr__(self, "model", model)
-        if not self.init:
-            self.model_config()  # the values must form a valid model now, not at epoch 1
+        if not self.init:  # the values must form a valid model now, not at epoch 1
+            object.__setattr__(self, "_model", self.model_config(ModelConfig()))
 
     @classmethod
     def parse_config(cls, data: Any, where: str = "") -> TrainConfig:
@@ -249,7 +249,12 @@ class TrainConfig:
         return from_mapping(cls, data, where)
 
     def model_config(self, base: ModelConfig | None = None) -> ModelConfig:
-        """The ``ModelConfig`` of the ``model`` section over ``base`` (default: the defaults)."""
+        """The ``ModelConfig`` of the ``model`` section over ``base`` (default: the defaults).
+
+        Without ``base`` (and without ``init``) it is the one built and checked on load.
+        """
+        if base is None and "_model" in self.__dict__:
+            return self.__dict__["_model"]
         values = {} if base is None else {k: getattr(base, k) for k in MODEL_KEYS}
         values.update(self.model)
         try:
