@@ -343,6 +343,7 @@ def export_bag(opts: ExportOptions, estimator: Any = None,
         "frames_processed": sum(f.status == "ok" for f in state.frames),
         "frames_bad_input": sum(f.status == "bad_input" for f in state.frames),
         "frames_skipped_min_interval": state.skipped_interval,
+        "frames_without_faces": sum(f.status == "ok" and not f.faces for f in state.frames),
         "faces": len(state.candidates), **counts, "not_exported": statuses,
         "mean_weight": float(np.mean([c.weight for c in state.candidates if c.label is not None]))
         if counts["exported"] else None,

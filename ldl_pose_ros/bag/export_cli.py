@@ -23,7 +23,10 @@ labels (--labels auto: ground truth when the bag has it, else pseudo-labels):
           --gt-topic (PoseStamped of the REP-155 face frame; auto-detected when the
           bag has exactly one) or --gt-frame (mocap TF frame), with
           --camera-to-mocap or --align-frames when it is in another frame.
-          The detected face matched to it gets the label, weight 1.
+          The detected face matched to it gets the label, weight 1.  With
+          --align-frames the transform absorbs the model's mean error over those
+          frames, so every label carries that constant offset: measure the
+          transform (--camera-to-mocap) when you can.
   pseudo  the model's own prediction (--weights), kept where it is stable:
           every angle's std <= --max-std, the mirrored image agrees within
           --max-mirror-deg, and the track is smooth (within --max-jump-deg of the
