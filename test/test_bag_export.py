@@ -211,3 +211,29 @@ def test_missing_topics_and_bad_arguments_give_one_clear_line(demo_bag, tmp_path
     assert main(["bag", "export", str(demo_bag), "--out", str(out), "--gt-frame", "head",
                  "--labels", "pseudo"]) == 2
     assert not out.exists()
+
+
+def test_ground_truth_that_cannot_be_aligned_leaves_nothing_behind(tmp_path, capsys) -> None:
+    """--align-frames finds no frame with both a face and ground truth: error, no files left."""
+    demo = make_demo.write_demo_bag(tmp_path / "demo", 8)
+    bag, msgs = tmp_path / "mocap", TypestoreMessages()
+    ok, blank = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))
+    assert ok
+    with io.BagReader(demo) as src, OutputBag(bag) as dst:
+        for i, m in enumerate(src.messages([make_demo.COMPRESSED_TOPIC])):
+            if i >= 5:  # faces from here on, and no ground truth
+                dst.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
+                continue
+            header = io.deserialize(m.data, m.msgtype).header
+            dst.write(m.topic, msgs.compressed_image(header, blank.tobytes(), "jpeg"),
+                      m.log_time_ns)
+            if i < 3:  # ground truth in a mocap frame, on frames without a face
+                gt = msgs.header(header.stamp.sec, header.stamp.nanosec, "mocap")
+                dst.write("/head_pose_gt", msgs.pose_stamped(gt, np.array([0.0, 0, 1]),
+                                                             np.eye(3)), m.log_time_ns)
+    out = tmp_path / "o"
+    assert main(["bag", "export", str(bag), "--out", str(out), "--device", "cpu",
+                 "--align-frames", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "ground truth cannot be used" in err and "nothing was exported" in err
+    assert not out.exists()

@@ -54,7 +54,13 @@ import numpy as np
 
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.evaluate import EXIT_NOTHING_PROCESSED, EXIT_OK, EXIT_STOPPED
-from ldl_pose_ros.bag.export_files import context_crop, prepare_output, save_image, write_outputs
+from ldl_pose_ros.bag.export_files import (
+    context_crop,
+    discard_images,
+    prepare_output,
+    save_image,
+    write_outputs,
+)
 from ldl_pose_ros.bag.export_labels import ANGLE_NAMES, Candidate, label_from_gt, label_from_model
 from ldl_pose_ros.bag.groundtruth import DEFAULT_MAX_GAP_S, GroundTruthError, parse_transform
 from ldl_pose_ros.bag.gt_source import attach_ground_truth, check_reachable, read_ground_truth
@@ -217,7 +223,9 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
 
     Raises ``ValueError`` (options), ``BagError`` (bag unusable, topic or ground
     truth missing), ``GroundTruthError`` and the estimator's errors before any
-    file is written.
+    file is written; ``GroundTruthError`` also after the pass when the ground truth
+    cannot be brought into the camera frame (``--align-frames`` without a frame with
+    both a face and ground truth), after removing the images it wrote.
     """
     opts.check()
     warnings: list[str] = []
@@ -249,6 +257,7 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
             check_reachable(bag, image.name, gt, ev)
         source = "gt" if gt is not None else "pseudo"
         pipeline = FramePipeline.from_params(opts.params, estimator)
+        created = not opts.out.exists()
         prepare_output(opts.out)
         state = _Collector(opts, pipeline, identity, mirror=source == "pseudo")
         stopped = pipeline_pass(bag, image, info, pipeline, state.frames, state.frame,
@@ -264,7 +273,9 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
         try:
             gt_info = attach_ground_truth(state.frames, gt, ev, warnings)
         except GroundTruthError as exc:
-            raise GroundTruthError(f"ground truth cannot be used: {exc}") from exc
+            discard_images(opts.out, {c.file for c in state.candidates}, created)
+            raise GroundTruthError(f"ground truth cannot be used: {exc}; nothing was exported"
+                                   ) from exc
         label_from_gt(state.frames, state.candidates, opts.match_max_deg)
     else:
         label_from_model(state.frames, state.candidates, opts.limits, opts.label_angles)

@@ -45,7 +45,7 @@ def prepare_output(out: Path) -> None:
     summary = out / "export.json"
     if not summary.is_file():
         raise BagError(f"{out} is not empty and holds no earlier export (export.json): "
-                          "choose a new folder")
+                       "choose a new folder")
     try:
         identity = json.loads(summary.read_text()).get("identity")
     except (OSError, ValueError) as exc:
@@ -54,6 +54,22 @@ def prepare_output(out: Path) -> None:
         shutil.rmtree(out / identity)
     for name in OUTPUT_FILES:
         (out / name).unlink(missing_ok=True)
+
+
+def discard_images(out: Path, files: set[str], created: bool) -> None:
+    """Remove the image ``files`` (relative to ``out``) of an export that failed.
+
+    Folders left empty go too, and ``out`` itself when this export ``created`` it.
+    """
+    for f in files:
+        (out / f).unlink(missing_ok=True)
+    for d in sorted({(out / f).parent for f in files}, key=lambda p: len(p.parts),
+                    reverse=True):
+        while d != out and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def save_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
