@@ -284,11 +284,11 @@ def section_training(check: Check, device: str, tmp: Path, quick: bool) -> None:
             check.skip(f"training {name}", "time budget used up")
             continue
         raw = load_config(REPO / config, {"data": {"train": [{"type": "csv", "root": "x"}]}})
-        batch = int(raw["train"]["batch_size"])
+        batch = raw.train.batch_size
         steps = 2 if check.rehearse else (10 if quick else 40)
         batch_used = 4 if check.rehearse else batch
         data = write_dataset(tmp / f"data_{name}", 4 * batch_used)
-        workers = 0 if check.rehearse else min(int(raw["train"]["num_workers"]) or 1,
+        workers = 0 if check.rehearse else min(raw.train.num_workers or 1,
                                                  max(1, (os.cpu_count() or 2) - 2))
         cfg = load_config(REPO / config, {
             "data": {"train": [{"type": "csv", "root": str(data)}], "val": []},

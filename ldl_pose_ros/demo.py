@@ -7,7 +7,7 @@
    ``OUT/demo_recording``;
 2. starts the node (``python -m ldl_pose_ros.ros.node``, JPEG input) as a process;
 3. replays the recording into it over DDS and records its outputs
-   (``ldl_pose_ros.ros.bag_play``) into ``OUT/live_recording``; by default in
+   (``ldl_pose_ros.ros.player``) into ``OUT/live_recording``; by default in
    lockstep (each frame waits for the node's answer to the previous one, so no
    frame is dropped and the run is reproducible on a busy machine); ``--realtime``
    plays at the recorded rate only, with the node's latest-frame-wins drops;

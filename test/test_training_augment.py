@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -59,8 +61,7 @@ def test_dataset_flip_labels(tmp_path) -> None:
     cv2.imwrite(str(path), img[:, :, ::-1])
     s = Sample(str(path), [10, 10, 40, 45], [25.0, 8.0, -6.0], [1, 1, 1])
     cfg = ModelConfig(input_size=32)
-    only_flip = AugmentConfig.off()
-    only_flip.flip = 1.0
+    only_flip = dataclasses.replace(AugmentConfig.off(), flip=1.0)
     crop_f, ang_f, _ = PoseDataset([s], cfg, only_flip).crop(0)
     crop_n, ang_n, _ = PoseDataset([s], cfg, AugmentConfig.off()).crop(0)
     np.testing.assert_allclose(ang_f, [-25.0, 8.0, 6.0])
@@ -72,9 +73,7 @@ def test_dataset_flip_labels(tmp_path) -> None:
 
 def test_masked_roll_stays_masked_under_flip() -> None:
     rng = np.random.default_rng(0)
-    cfg = AugmentConfig.off()
-    cfg.flip = 1.0
-    cfg.rotate_p, cfg.rotate_deg = 1.0, 20.0
+    cfg = dataclasses.replace(AugmentConfig.off(), flip=1.0, rotate_p=1.0, rotate_deg=20.0)
     img = np.zeros((30, 30, 3), np.uint8)
     _, _, ang = augment_geometry(img, np.array([5, 5, 25, 25.0]), np.array([40.0, 10.0, 0.0]),
                                  np.array([1, 1, 0]), cfg, rng)

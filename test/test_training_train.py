@@ -14,6 +14,7 @@ from _training_fixtures import make_csv_folder, make_pointing04
 
 from ldl_pose_ros.model import LDLHeadPoseNet, LDLMultiLoss, ModelConfig, read_checkpoint
 from ldl_pose_ros.model.checkpoint import load_checkpoint
+from training.config import ScheduleConfig
 from training.loss import MaskedLDLLoss
 from training.train import Trainer, load_config, lr_factor, main
 
@@ -77,13 +78,13 @@ def test_one_optimisation_step_lowers_the_loss() -> None:
 
 
 def test_lr_schedule() -> None:
-    cos = {"name": "cosine", "warmup_epochs": 1, "warmup_start": 0.1, "min_lr_ratio": 0.0}
+    cos = ScheduleConfig(name="cosine", warmup_epochs=1, warmup_start=0.1, min_lr_ratio=0.0)
     assert lr_factor(0, 10, 5, cos) == pytest.approx(0.1)
     assert lr_factor(5, 10, 5, cos) == pytest.approx(0.55)
     assert lr_factor(10, 10, 5, cos) == pytest.approx(1.0)
     assert lr_factor(30, 10, 5, cos) == pytest.approx(0.5)
     assert lr_factor(50, 10, 5, cos) == pytest.approx(0.0, abs=1e-9)
-    step = {"name": "step", "warmup_epochs": 0, "milestones": [2, 4], "gamma": 0.1}
+    step = ScheduleConfig(name="step", warmup_epochs=0, milestones=(2, 4), gamma=0.1)
     assert [lr_factor(s, 10, 6, step) for s in (0, 19, 20, 45)] == pytest.approx(
         [1, 1, 0.1, 0.01])
 
@@ -187,9 +188,9 @@ def test_shipped_configs_parse() -> None:
         assert required in names
     for p in root.glob("*.yaml"):
         cfg = load_config(p)
-        assert cfg["data"]["train"]
-    ab = {n: load_config(root / f"{n}.yaml") for n in ("p04_ldl", "p04_regression",
-                                                        "p04_hopenet")}
+        assert cfg.data.train
+    ab = {n: load_config(root / f"{n}.yaml").to_dict() for n in ("p04_ldl", "p04_regression",
+                                                                  "p04_hopenet")}
     # the ablation configs differ only in the loss weights
     strip = [{k: v for k, v in c.items() if k != "name"} for c in ab.values()]
     for c in strip:

@@ -18,7 +18,7 @@ the augmented box); photometric steps act on the ``S x S`` uint8 crop.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -26,9 +26,10 @@ import numpy as np
 
 from ldl_pose_ros.core.crop import flip_boxes
 from ldl_pose_ros.core.geometry import euler_to_matrix, flip_euler, matrix_to_euler
+from training.schema import ConfigError, from_mapping
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     """Probabilities and strengths of every augmentation (all off = identity)."""
 
@@ -49,18 +50,19 @@ class AugmentConfig:
     erase_area: tuple[float, float] = (0.02, 0.2)  # fraction of the crop area
     erase_aspect: tuple[float, float] = (0.3, 3.3)
 
+    def __post_init__(self) -> None:
+        for name in ("flip", "rotate_p", "color_p", "blur_p", "grayscale_p", "erase_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"augment.{name} is a probability, got {getattr(self, name)}")
+        for name in ("scale_jitter", "shift_jitter", "rotate_deg", "brightness", "contrast",
+                     "saturation", "hue", "blur_sigma"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"augment.{name} must be >= 0")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> AugmentConfig:
-        """Build from a (YAML) dict; unknown keys raise ``ValueError``."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown augmentation keys: {sorted(unknown)}")
-        for key in ("erase_area", "erase_aspect"):
-            if key in data:
-                data[key] = tuple(float(v) for v in data[key])
-        return cls(**data)
+        """Build from a (YAML) dict; unknown keys and wrong types raise ``ConfigError``."""
+        return from_mapping(cls, data, "augment")
 
     @classmethod
     def off(cls) -> AugmentConfig:

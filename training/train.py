@@ -1,36 +1,38 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-r"""Train an LDL head-pose model from a YAML config.
+r"""Train an LDL head-pose model from a YAML config, in one process or under ``torchrun``.
 
 Usage::
 
     python -m training.train --config training/configs/cpu_mobilenet.yaml \\
-        [--resume OUT/last.ckpt] [--out DIR] [--epochs N] [--device auto|cpu|cuda]
+        [--resume OUT/last.ckpt] [--init CKPT|default] [--out DIR] [--epochs N] \\
+        [--device auto|cpu|cuda]
+    torchrun --nproc_per_node=N -m training.train --config ... (same options)
 
 Writes into the output folder: ``last.ckpt`` (model + optimiser/scaler state +
 epoch, for ``--resume``), ``best.ckpt`` (best validation mean MAE, model only),
 both in the package's checkpoint format with ``cfg.meta["training"]`` holding the
 data sources, the config, the git commit and the validation metrics;
+``best.onnx`` beside it when fine-tuning (``--init``) or with ``train.export_onnx``;
 ``metrics.csv`` (one row per epoch), ``config.yaml`` (the resolved config),
 ``summary.json`` and, when the ``tensorboard`` package is installed, TensorBoard
-event files under ``tb/``.  See ``training/README.md`` for the config keys.
+event files under ``tb/``.  Under ``torchrun`` only rank 0 logs and writes
+(:mod:`training.distributed`).  See ``training/README.md`` for the config keys.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
-import dataclasses
 import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,277 +40,113 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
 
 from ldl_pose_ros.core.evaluation import evaluate_predictions
 from ldl_pose_ros.model.backbones import load_pretrained
 from ldl_pose_ros.model.checkpoint import read_checkpoint, save_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
-from ldl_pose_ros.model.distribution import expectation_and_std
 from ldl_pose_ros.model.network import LDLHeadPoseNet
-from training.augment import AugmentConfig
-from training.datasets.base import Sample, mix_sources
-from training.datasets.registry import expand_path, load_source
+from training import distributed as ddp
+from training import finetune
+from training.config import ConfigError, FinetuneConfig, TrainConfig, load_config
+from training.datasets.base import mix_sources
+from training.datasets.registry import expand_path
 from training.datasets.torch_dataset import PoseDataset
 from training.loss import MIRROR_SIGNS, MaskedLDLLoss, mirror_consistency
+from training.optim import build_optimizer, lr_factor, set_bn_momentum
+from training.sources import (
+    SourceData,
+    check_identity_overlap,
+    git_commit,
+    load_sources,
+    source_summary,
+)
+from training.validation import predict_loader
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-DEFAULTS: dict[str, Any] = {
-    "name": "run",
-    "seed": 0,
-    "model": {},
-    "pretrained": None,
-    "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "momentum": 0.9,
-                  "nesterov": True},
-    "schedule": {"name": "cosine", "warmup_epochs": 1.0, "warmup_start": 0.01,
-                 "min_lr_ratio": 0.01, "milestones": [], "gamma": 0.1},
-    "train": {"epochs": 10, "batch_size": 64, "num_workers": 0, "threads": 2, "amp": True,
-              "grad_clip": 0.0, "samples_per_epoch": None, "cache_images": False,
-              "val_batch_size": 128, "device": "auto", "allow_identity_overlap": False,
-              "bn_momentum": None, "mirror_pairs": False, "mirror_weight": 0.1},
-    "augment": {},
-    "data": {"train": [], "val": []},
-}
-TOP_KEYS = set(DEFAULTS)
-
-
-# ---------------------------------------------------------------- config
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "model":
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
-                ) -> dict[str, Any]:
-    """Read a training YAML, fill in the defaults and validate the sections."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: top level must be a mapping")
-    unknown = set(raw) - TOP_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
-    cfg = _merge(DEFAULTS, raw)
-    if overrides:
-        cfg = _merge(cfg, overrides)
-    for section in ("optimizer", "schedule", "train"):
-        bad = set(cfg[section]) - set(DEFAULTS[section])
-        if bad:
-            raise ValueError(f"unknown {section} keys: {sorted(bad)}")
-    if cfg["optimizer"]["name"] not in ("adamw", "sgd"):
-        raise ValueError("optimizer.name must be adamw or sgd")
-    if cfg["schedule"]["name"] not in ("cosine", "step", "constant"):
-        raise ValueError("schedule.name must be cosine, step or constant")
-    model_config(cfg)  # validates the model section
-    AugmentConfig.from_dict(cfg["augment"])
-    if not cfg["data"].get("train"):
-        raise ValueError("data.train must list at least one source")
-    return cfg
-
-
-def model_config(cfg: dict[str, Any]) -> ModelConfig:
-    """The :class:`ModelConfig` of a training config (``meta`` filled in later)."""
-    m = dict(cfg.get("model") or {})
-    m.pop("meta", None)
-    return ModelConfig.from_dict(m)
-
-
-# ---------------------------------------------------------------- schedule
-
-
-def lr_factor(step: int, steps_per_epoch: int, epochs: int, sched: dict[str, Any]) -> float:
-    """Learning-rate multiplier at optimisation ``step`` (0-based): warmup then cosine/step."""
-    total = max(1, steps_per_epoch * epochs)
-    warm = int(round(float(sched.get("warmup_epochs", 0.0)) * steps_per_epoch))
-    if warm > 0 and step < warm:
-        start = float(sched.get("warmup_start", 0.01))
-        return start + (1.0 - start) * step / warm
-    name = sched.get("name", "cosine")
-    if name == "constant":
-        return 1.0
-    if name == "step":
-        epoch = step / max(1, steps_per_epoch)
-        n = sum(1 for m in sched.get("milestones", []) if epoch >= float(m))
-        return float(sched.get("gamma", 0.1)) ** n
-    floor = float(sched.get("min_lr_ratio", 0.0))
-    t = min(1.0, (step - warm) / max(1, total - warm))
-    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def build_optimizer(model: torch.nn.Module, opt: dict[str, Any]) -> torch.optim.Optimizer:
-    """AdamW or SGD; no weight decay on biases and normalisation parameters."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": float(opt["weight_decay"])},
-              {"params": no_decay, "weight_decay": 0.0}]
-    lr = float(opt["lr"])
-    if opt["name"] == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=float(opt["momentum"]),
-                               nesterov=bool(opt["nesterov"]))
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-# ---------------------------------------------------------------- data
-
-
-def load_sources(specs: Sequence[dict[str, Any]], train: bool
-                 ) -> list[tuple[dict[str, Any], list[Sample]]]:
-    """Read every source spec: ``[(spec, samples), ...]``."""
-    return [(dict(s), load_source(s, train=train)) for s in specs]
-
-
-def check_identity_overlap(train: Sequence[tuple[dict[str, Any], list[Sample]]],
-                           val: Sequence[tuple[dict[str, Any], list[Sample]]]) -> list[str]:
-    """Identities present in both a training and a validation source of the same type."""
-    overlap = set()
-    for ts, tsamples in train:
-        tids = {s.identity for s in tsamples}
-        for vs, vsamples in val:
-            if ts.get("type") == vs.get("type"):
-                overlap |= tids & {s.identity for s in vsamples}
-    return sorted(overlap)
-
-
-def source_summary(spec: dict[str, Any], samples: Sequence[Sample]) -> dict[str, Any]:
-    """Provenance of one data source for ``cfg.meta``."""
-    ids = sorted({s.identity for s in samples})
-    return {
-        "type": spec.get("type"),
-        "root": str(spec.get("root")),
-        "weight": float(spec.get("weight", 1.0)),
-        "n_samples": len(samples),
-        "n_identities": len(ids),
-        "identities": ids if len(ids) <= 50 else ids[:50] + ["..."],
-        "options": {k: v for k, v in spec.items() if k not in ("type", "root", "weight")},
-    }
-
-
-def git_commit() -> str:
-    """``<sha>[-dirty]`` of the checkout, or ``unknown``."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
-        if sha.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10)
-        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def set_bn_momentum(model: torch.nn.Module, momentum: float) -> int:
-    """Set the running-statistics momentum of every batch-norm layer; returns their count."""
-    n = 0
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = momentum
-            n += 1
-    return n
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda requested but CUDA is not available")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
-
-
-# ---------------------------------------------------------------- loops
-
-
-@torch.no_grad()
-def predict_loader(model: LDLHeadPoseNet, loader: DataLoader, device: torch.device,
-                   loss_fn: MaskedLDLLoss | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Run the model over a loader: ``(pred, std, true, mask, mean loss)``."""
-    model.eval()
-    preds, stds, trues, masks, losses, counts = [], [], [], [], [], []
-    for x, angles, mask, weight in loader:
-        logits = model(x.to(device)).float()
-        mean, std = expectation_and_std(torch.softmax(logits, -1), model.centers.float())
-        if loss_fn is not None:
-            loss, _ = loss_fn(logits, angles.to(device), mask.to(device), weight.to(device))
-            losses.append(float(loss))
-            counts.append(len(x))
-        preds.append(mean.cpu().numpy())
-        stds.append(std.cpu().numpy())
-        trues.append(angles.numpy())
-        masks.append(mask.numpy())
-    mean_loss = float(np.average(losses, weights=counts)) if losses else float("nan")
-    return (np.concatenate(preds).astype(np.float64), np.concatenate(stds).astype(np.float64),
-            np.concatenate(trues).astype(np.float64), np.concatenate(masks), mean_loss)
-
+__all__ = ["ConfigError", "Trainer", "load_config", "lr_factor", "main"]
 
 class Trainer:
-    """Holds the model, data, optimiser and logs of one training run."""
+    """Holds the model, data, optimiser and logs of one training run.
 
-    def __init__(self, cfg: dict[str, Any], out_dir: Path, resume: str | Path | None = None,
-                 log: Any = print) -> None:
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every process builds a Trainer; they
+    share the work (:mod:`training.distributed`) and only rank 0 logs and writes.
+    """
+
+    def __init__(self, cfg: TrainConfig, out_dir: Path, resume: str | Path | None = None,
+                 log: Callable[[str], None] = print) -> None:
         self.cfg = cfg
         self.out = out_dir
-        self.log = log
-        tc = cfg["train"]
-        self.device = resolve_device(str(tc["device"]))
-        if self.device.type == "cpu" and tc.get("threads"):
-            torch.set_num_threads(int(tc["threads"]))
-        torch.manual_seed(int(cfg["seed"]))
-        np.random.seed(int(cfg["seed"]) % (2**32))
-        self.amp = bool(tc["amp"]) and self.device.type == "cuda"
+        tc = cfg.train
+        self.ctx, self.device = ddp.setup(tc.device)
+        self.log = log if self.ctx.is_main else (lambda _m: None)
+        if self.device.type == "cpu" and tc.threads:
+            torch.set_num_threads(tc.threads)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % (2**32))
+        self.amp = tc.amp and self.device.type == "cuda"
 
         resume_data = read_checkpoint(resume) if resume else None
+        init_data = read_checkpoint(finetune.resolve_init(cfg.init)) if cfg.init else None
         if resume_data is not None:
-            self.mcfg: ModelConfig = dataclasses.replace(resume_data["config"], meta={})
+            self.mcfg: ModelConfig = replace(resume_data["config"], meta={})
+        elif init_data is not None:
+            self.mcfg = finetune.init_model_config(cfg, init_data["config"])
         else:
-            self.mcfg = model_config(cfg)
+            self.mcfg = cfg.model_config()
         self.model = LDLHeadPoseNet(self.mcfg)
-        if resume_data is None and cfg.get("pretrained"):
-            missing = load_pretrained(self.model.backbone, expand_path(cfg["pretrained"]),
+        if init_data is not None:
+            self.model.load_state_dict(init_data["state_dict"])
+            self.log(f"fine-tuning from {finetune.resolve_init(str(cfg.init))} "
+                     f"({self.mcfg.backbone}, {self.mcfg.input_size} px, {self.mcfg.num_bins} "
+                     "bins per angle)")
+        elif resume_data is None and cfg.pretrained:
+            missing = load_pretrained(self.model.backbone, expand_path(cfg.pretrained),
                                       strict=False)
             self.log(f"pretrained backbone loaded ({len(missing)} keys missing)")
-        if tc.get("bn_momentum") is not None:
+        if tc.bn_momentum is not None:
             # Not stored in checkpoints; MobileNetV3's 0.01 is too slow for short
             # runs (eval-mode statistics lag far behind the weights).
-            set_bn_momentum(self.model, float(tc["bn_momentum"]))
+            set_bn_momentum(self.model, tc.bn_momentum)
         self.model.to(self.device)
         self.loss_fn = MaskedLDLLoss(self.mcfg).to(self.device)
-        self.aug = AugmentConfig.from_dict(cfg["augment"])
 
-        self.train_sources = load_sources(cfg["data"]["train"], train=True)
-        self.val_sources = load_sources(cfg["data"].get("val") or [], train=False)
-        overlap = check_identity_overlap(self.train_sources, self.val_sources)
-        if overlap and not tc["allow_identity_overlap"]:
+        self.train_sources = load_sources(cfg.data.train, train=True)
+        self.replay_sources: list[SourceData] = []
+        self.l2sp: finetune.L2SP | None = None
+        weights = [s.weight for s, _ in self.train_sources]
+        if init_data is not None:
+            weights = self._setup_finetune(init_data["config"].meta, weights)
+        self.source_weights = weights
+        self.val_sources = load_sources(cfg.data.val, train=False)
+        all_train = self.train_sources + self.replay_sources
+        overlap = check_identity_overlap(all_train, self.val_sources)
+        if overlap and not tc.allow_identity_overlap:
             raise ValueError(f"identities in both training and validation data: {overlap[:10]}")
-        samples, probs = mix_sources(
-            [(s, float(spec.get("weight", 1.0))) for spec, s in self.train_sources])
-        self.train_probs = probs
-        self.train_set = PoseDataset(samples, self.mcfg, self.aug, seed=int(cfg["seed"]),
-                                     cache_images=bool(tc["cache_images"]))
+        samples, probs = mix_sources([(s, w) for (_, s), w in zip(all_train, weights,
+                                                                   strict=True)])
+        self.train_set = PoseDataset(samples, self.mcfg, cfg.augment, seed=cfg.seed,
+                                     cache_images=tc.cache_images)
         val_samples = [x for _, s in self.val_sources for x in s]
         self.val_set = PoseDataset(val_samples, self.mcfg, None,
-                                   cache_images=bool(tc["cache_images"])) if val_samples else None
-        self.epochs = int(tc["epochs"])
-        self.batch = int(tc["batch_size"])
-        n_epoch = int(tc["samples_per_epoch"] or len(self.train_set))
-        self.samples_per_epoch = n_epoch
-        self.steps_per_epoch = max(1, n_epoch // self.batch)
-        self.optimizer = build_optimizer(self.model, cfg["optimizer"])
-        self.base_lrs = [float(cfg["optimizer"]["lr"])] * len(self.optimizer.param_groups)
+                                   cache_images=tc.cache_images) if val_samples else None
+        self.epochs = tc.epochs
+        self.batch = tc.batch_size
+        self.samples_per_epoch = tc.samples_per_epoch or len(self.train_set)
+        self.steps_per_epoch = max(1, self.samples_per_epoch // (self.batch * self.ctx.world_size))
+        self.sampler = ddp.EpochSampler(len(self.train_set), self.steps_per_epoch, self.batch,
+                                        cfg.seed, probs if len(all_train) > 1 else None, self.ctx)
+        if tc.sync_bn and self.ctx.enabled:
+            if self.device.type != "cuda":
+                raise ValueError("train.sync_bn needs GPUs (torch's SyncBatchNorm is CUDA-only)")
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        self.net: torch.nn.Module = self.model
+        if self.ctx.enabled:
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = build_optimizer(self.model, cfg.optimizer)
+        self.base_lrs = [cfg.optimizer.lr] * len(self.optimizer.param_groups)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.start_epoch = 0
         self.best = float("inf")
@@ -317,12 +155,30 @@ class Trainer:
         if resume_data is not None:
             self._restore(resume_data)
         self.tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
+        if self.ctx.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(self.out / "tb"))
-        except ImportError:
-            pass
+                self.tb = SummaryWriter(str(self.out / "tb"))
+            except ImportError:
+                pass
+
+    def _setup_finetune(self, init_meta: dict[str, Any], weights: list[float]) -> list[float]:
+        """Replay sources and L2-SP of a fine-tuning run; returns the source weights."""
+        found, notes = finetune.replay_sources(self.cfg, init_meta)
+        for note in notes:
+            self.log(note)
+        self.replay_sources = load_sources(found, train=True)
+        share = (self.cfg.finetune or FinetuneConfig()).replay_share
+        if self.replay_sources:
+            self.log(f"replay: {sum(len(s) for _, s in self.replay_sources)} samples of "
+                     f"{len(self.replay_sources)} original source(s), {share:.0%} of the draws")
+        mixed = finetune.mix_weights(weights, [s.weight for s, _ in self.replay_sources], share)
+        strength = finetune.l2sp_weight(self.cfg, bool(self.replay_sources))
+        if strength > 0:
+            self.l2sp = finetune.L2SP(self.model, strength).to(self.device)
+            self.log(f"L2-SP towards the start weights, strength {strength:g}")
+        return mixed
 
     # ---------------------------------------------------------------- state
 
@@ -343,12 +199,15 @@ class Trainer:
         self.log(f"resumed at epoch {self.start_epoch} (best val MAE {self.best:.3f})")
 
     def _meta(self, epoch: int, metrics: dict[str, Any]) -> dict[str, Any]:
-        return {"training": {
-            "config": self.cfg,
-            "data": {
-                "train": [source_summary(sp, s) for sp, s in self.train_sources],
-                "val": [source_summary(sp, s) for sp, s in self.val_sources],
-            },
+        n = len(self.train_sources)
+        train = [source_summary(sp, s, w) for (sp, s), w in zip(
+            self.train_sources, self.source_weights[:n], strict=True)]
+        train += [source_summary(sp, s, w, role="replay") for (sp, s), w in zip(
+            self.replay_sources, self.source_weights[n:], strict=True)]
+        meta: dict[str, Any] = {
+            "config": self.cfg.to_dict(),
+            "data": {"train": train,
+                     "val": [source_summary(sp, s) for sp, s in self.val_sources]},
             "git_commit": git_commit(),
             "epoch": epoch,
             "val_metrics": metrics,
@@ -356,11 +215,16 @@ class Trainer:
             "torch": torch.__version__,
             "python": platform.python_version(),
             "device": self.device.type,
-        }}
+            "processes": self.ctx.world_size,
+        }
+        if self.cfg.init:
+            meta["init"] = {"checkpoint": str(finetune.resolve_init(self.cfg.init)),
+                            "l2sp_weight": self.l2sp.weight if self.l2sp else 0.0}
+        return {"training": meta}
 
     def save(self, path: Path, epoch: int, metrics: dict[str, Any], with_state: bool) -> None:
         """Write a package-format checkpoint (optionally with the resume state)."""
-        cfg = dataclasses.replace(self.mcfg, meta=self._meta(epoch, metrics))
+        cfg = replace(self.mcfg, meta=self._meta(epoch, metrics))
         extra: dict[str, Any] = {"epoch": epoch, "best_val_mae": self.best,
                                  "best_epoch": self.best_epoch}
         if with_state:
@@ -374,39 +238,34 @@ class Trainer:
 
     def _train_loader(self, epoch: int) -> DataLoader:
         self.train_set.set_epoch(epoch)
-        g = torch.Generator().manual_seed(int(self.cfg["seed"]) * 100003 + epoch)
-        sampler = WeightedRandomSampler(torch.as_tensor(self.train_probs, dtype=torch.float64),
-                                        self.steps_per_epoch * self.batch, replacement=True,
-                                        generator=g) if len(self.train_sources) > 1 else None
-        if sampler is None:
-            idx = torch.randperm(len(self.train_set), generator=g)
-            reps = -(-self.steps_per_epoch * self.batch // len(self.train_set))
-            idx = torch.cat([idx] + [torch.randperm(len(self.train_set), generator=g)
-                                     for _ in range(reps - 1)])
-            sampler = idx[: self.steps_per_epoch * self.batch].tolist()
-        nw = int(self.cfg["train"]["num_workers"])
-        return DataLoader(self.train_set, batch_size=self.batch, sampler=sampler, drop_last=True,
-                          num_workers=nw, pin_memory=self.device.type == "cuda")
+        self.sampler.set_epoch(epoch)
+        return DataLoader(self.train_set, batch_size=self.batch, sampler=self.sampler,
+                          drop_last=True, num_workers=self.cfg.train.num_workers,
+                          pin_memory=self.device.type == "cuda")
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One epoch of optimisation; returns mean loss terms."""
+        """One epoch of optimisation; returns mean loss terms (over all processes)."""
         from tqdm import tqdm
 
-        self.model.train()
+        self.net.train()
+        if self.cfg.init and (self.cfg.finetune or FinetuneConfig()).freeze_bn:
+            finetune.freeze_batchnorm_statistics(self.model)
         loader = self._train_loader(epoch)
         sums: dict[str, float] = {}
         n = 0
         tty = sys.stderr.isatty()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
-                   mininterval=0.5 if tty else 30.0, dynamic_ncols=True)
+                   mininterval=0.5 if tty else 30.0, dynamic_ncols=True,
+                   disable=not self.ctx.is_main)
+        clip = self.cfg.train.grad_clip
         for i, (x, angles, mask, weight) in enumerate(bar):
             step = epoch * self.steps_per_epoch + i
-            f = lr_factor(step, self.steps_per_epoch, self.epochs, self.cfg["schedule"])
+            f = lr_factor(step, self.steps_per_epoch, self.epochs, self.cfg.schedule)
             for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
                 g["lr"] = lr * f
             x, angles = x.to(self.device, non_blocking=True), angles.to(self.device)
             mask, weight = mask.to(self.device), weight.to(self.device)
-            pairs = bool(self.cfg["train"]["mirror_pairs"])
+            pairs = self.cfg.train.mirror_pairs
             if pairs:  # second half = mirror images of the first half
                 h = len(x) // 2
                 signs = torch.tensor(MIRROR_SIGNS, device=self.device)
@@ -415,15 +274,18 @@ class Trainer:
                 mask, weight = torch.cat([mask[:h], mask[:h]]), torch.cat([weight[:h], weight[:h]])
             ctx = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
             with ctx:
-                logits = self.model(x)
+                logits = self.net(x)
             loss, parts = self.loss_fn(logits.float(), angles, mask, weight)
             if pairs:
                 mirror = mirror_consistency(logits[:h], logits[h:], self.model.centers)
-                loss = loss + float(self.cfg["train"]["mirror_weight"]) * mirror
+                loss = loss + self.cfg.train.mirror_weight * mirror
                 parts = {**parts, "mirror": mirror.detach()}
+            if self.l2sp is not None:
+                penalty = self.l2sp(self.model)
+                loss = loss + penalty
+                parts = {**parts, "l2sp": penalty.detach()}
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            clip = float(self.cfg["train"]["grad_clip"])
             if clip > 0:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
@@ -437,22 +299,31 @@ class Trainer:
             bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", mae=f"{sums['mae'] / n:.2f}",
                             refresh=False)
         bar.close()
-        out = {k: v / max(1, n) for k, v in sums.items()}
+        ddp.average_buffers(self.ctx, self.model)
+        sums["n"] = float(n)
+        sums = ddp.sum_across(self.ctx, sums)
+        out = {k: v / max(1.0, sums["n"]) for k, v in sums.items() if k != "n"}
         out["lr"] = self.optimizer.param_groups[0]["lr"]
         return out
 
     def validate(self) -> dict[str, Any]:
-        """Metrics on the validation sources (empty when there are none)."""
+        """Metrics on the validation sources (empty when there are none); same on all ranks."""
         if self.val_set is None:
             return {}
-        loader = DataLoader(self.val_set, batch_size=int(self.cfg["train"]["val_batch_size"]),
-                            shuffle=False, num_workers=int(self.cfg["train"]["num_workers"]))
-        pred, std, true, mask, loss = predict_loader(self.model, loader, self.device,
-                                                     self.loss_fn)
-        summary = evaluate_predictions(pred, true, mask, std)
-        return {"loss": loss, "mae": summary["mae"], "geodesic": summary["geodesic"]["mean"],
-                "acc10": summary["accuracy"]["10"]["all"],
-                "std_spearman": summary["calibration"]["pooled"]["spearman"]}
+        part = Subset(self.val_set, list(ddp.shard_range(len(self.val_set), self.ctx)))
+        loader = DataLoader(part, batch_size=self.cfg.train.val_batch_size, shuffle=False,
+                            num_workers=self.cfg.train.num_workers)
+        gathered = ddp.gather_arrays(self.ctx, predict_loader(self.model, loader, self.device,
+                                                              self.loss_fn))
+        result: dict[str, Any] = {}
+        if gathered is not None:
+            pred, std, true, mask, loss = gathered
+            summary = evaluate_predictions(pred, true, mask, std)
+            result = {"loss": float(np.mean(loss)), "mae": summary["mae"],
+                      "geodesic": summary["geodesic"]["mean"],
+                      "acc10": summary["accuracy"]["10"]["all"],
+                      "std_spearman": summary["calibration"]["pooled"]["spearman"]}
+        return ddp.broadcast(self.ctx, result)
 
     def fit(self, until_epoch: int | None = None) -> dict[str, Any]:
         """Train from the resume point to the configured epochs; returns the summary.
@@ -460,19 +331,30 @@ class Trainer:
         ``until_epoch`` stops earlier (after that many epochs in total) without
         changing the schedule, as an interruption would.
         """
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(yaml.safe_dump(self.cfg, sort_keys=False))
+        main = self.ctx.is_main
         csv_path = self.out / "metrics.csv"
         fields = ["epoch", "lr", "train_loss", "train_kl", "train_reg", "train_ce", "train_mae",
-                  "val_loss", "val_mae_yaw", "val_mae_pitch", "val_mae_roll", "val_mae_mean",
-                  "val_geodesic", "val_acc10", "val_std_spearman", "seconds"]
-        if not csv_path.exists() or self.start_epoch == 0:
-            with open(csv_path, "w", newline="") as f:
-                csv.writer(f).writerow(fields)
+                  "train_l2sp", "val_loss", "val_mae_yaw", "val_mae_pitch", "val_mae_roll",
+                  "val_mae_mean", "val_geodesic", "val_acc10", "val_std_spearman", "seconds"]
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(),
+                                                                 sort_keys=False))
+            if not csv_path.exists() or self.start_epoch == 0:
+                with open(csv_path, "w", newline="") as f:
+                    csv.writer(f).writerow(fields)
+        procs = (f", {self.ctx.world_size} processes ({self.ctx.backend}), global batch "
+                 f"{self.batch * self.ctx.world_size}" if self.ctx.enabled else "")
         self.log(f"device {self.device}, amp {self.amp}, {len(self.train_set)} train samples "
-                 f"({self.steps_per_epoch} steps/epoch of {self.batch}), "
+                 f"({self.steps_per_epoch} steps/epoch of {self.batch}{procs}), "
                  f"{len(self.val_set) if self.val_set else 0} val samples")
         t_start = time.time()
+        start_val: dict[str, Any] = {}
+        if self.cfg.init and self.start_epoch == 0 and self.val_set is not None:
+            start_val = self.validate()  # the model before fine-tuning, for comparison
+            m = start_val["mae"]
+            self.log(f"start model: val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
+                     f"{_csv(m['roll']) or '-'} mean {m['mean']:.2f}")
         stop = self.epochs if until_epoch is None else min(self.epochs, int(until_epoch))
         for epoch in range(self.start_epoch, stop):
             t0 = time.time()
@@ -486,34 +368,58 @@ class Trainer:
             dt = time.time() - t0
             row = {"epoch": epoch + 1, "lr": tr["lr"], "train_loss": tr["loss"],
                    "train_kl": tr["kl"], "train_reg": tr["reg"], "train_ce": tr["ce"],
-                   "train_mae": tr["mae"], "seconds": dt}
+                   "train_mae": tr["mae"], "train_l2sp": tr.get("l2sp"), "seconds": dt}
             if val:
                 row.update({"val_loss": val["loss"], "val_geodesic": val["geodesic"],
                             "val_acc10": val["acc10"], "val_std_spearman": val["std_spearman"],
                             **{f"val_mae_{k}": v for k, v in val["mae"].items()}})
-            with open(csv_path, "a", newline="") as f:
-                csv.writer(f).writerow([_csv(row.get(k)) for k in fields])
-            if self.tb is not None:
-                for k, v in row.items():
-                    if k != "epoch" and isinstance(v, float) and math.isfinite(v):
-                        self.tb.add_scalar(k, v, epoch + 1)
-            if improved:
-                self.save(self.out / "best.ckpt", epoch, val, with_state=False)
-            self.save(self.out / "last.ckpt", epoch, val, with_state=True)
+            if main:
+                self._write_epoch(epoch, row, fields, val, improved)
             msg = (f"epoch {epoch + 1}/{self.epochs} loss {tr['loss']:.4f} train MAE "
                    f"{tr['mae']:.2f}")
             if val:
                 m = val["mae"]
                 msg += (f" | val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
-                        f"{_csv(m['roll'])} mean {m['mean']:.2f}")
+                        f"{_csv(m['roll']) or '-'} mean {m['mean']:.2f}")
             self.log(msg + f" | {dt:.0f}s" + (" *" if improved else ""))
-        if self.tb is not None:
-            self.tb.close()
         summary = {"best_epoch": self.best_epoch + 1, "best_val_mae_mean": self.best,
                    "best_val": self.best_metrics, "epochs": self.epochs,
+                   "processes": self.ctx.world_size,
                    "train_seconds": time.time() - t_start, "out": str(self.out)}
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        if start_val:
+            summary["start_val"] = start_val
+        if main:
+            if self.tb is not None:
+                self.tb.close()
+            if self.cfg.export_onnx and (self.out / "best.ckpt").is_file():
+                summary["onnx"] = str(self._export_onnx(self.out / "best.ckpt"))
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
+                                                   + "\n")
+        ddp.barrier(self.ctx)
         return summary
+
+    def _write_epoch(self, epoch: int, row: dict[str, Any], fields: list[str],
+                     val: dict[str, Any], improved: bool) -> None:
+        """Rank 0: the metrics row, TensorBoard scalars and the checkpoints of an epoch."""
+        with open(self.out / "metrics.csv", "a", newline="") as f:
+            csv.writer(f).writerow([_csv(row.get(k)) for k in fields])
+        if self.tb is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, float) and math.isfinite(v):
+                    self.tb.add_scalar(k, v, epoch + 1)
+        if improved:
+            self.save(self.out / "best.ckpt", epoch, val, with_state=False)
+        self.save(self.out / "last.ckpt", epoch, val, with_state=True)
+
+    def _export_onnx(self, ckpt: Path) -> Path:
+        """``ckpt``'s ONNX file beside it (what the node's ``weights:=`` picks up), checked."""
+        from ldl_pose_ros.model.export import verify_onnx
+        from ldl_pose_ros.model.onnx_cache import export_onnx, sibling_onnx_path
+
+        path = export_onnx(ckpt, sibling_onnx_path(ckpt))
+        diff = verify_onnx(ckpt, path)
+        self.log(f"exported {path} (ONNX Runtime vs torch: {diff:.1e} deg)")
+        return path
 
 
 def _csv(v: Any) -> str:
@@ -525,11 +431,13 @@ def _csv(v: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point (also each process of ``torchrun``)."""
     ap = argparse.ArgumentParser(prog="python -m training.train",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="training YAML (training/configs/*.yaml)")
     ap.add_argument("--resume", help="last.ckpt of an earlier run to continue")
+    ap.add_argument("--init", metavar="CKPT",
+                    help="fine-tune from this package checkpoint ('default': the shipped model)")
     ap.add_argument("--out", help="output folder (default runs/<config name>)")
     ap.add_argument("--epochs", type=int, help="override train.epochs (total, not additional)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
@@ -538,31 +446,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--num-workers", type=int, help="override train.num_workers")
     args = ap.parse_args(argv)
     over: dict[str, Any] = {"train": {}}
-    if args.epochs is not None:
-        over["train"]["epochs"] = args.epochs
-    if args.device:
-        over["train"]["device"] = args.device
-    if args.threads:
-        over["train"]["threads"] = args.threads
-    if args.num_workers is not None:
-        over["train"]["num_workers"] = args.num_workers
+    for key, value in (("epochs", args.epochs), ("device", args.device),
+                       ("threads", args.threads), ("num_workers", args.num_workers)):
+        if value is not None:
+            over["train"][key] = value
     if args.seed is not None:
         over["seed"] = args.seed
+    if args.init:
+        over["init"] = args.init
     try:
         cfg = load_config(args.config, over)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    trainer = None
     try:
-        trainer = Trainer(cfg, out, resume=args.resume,
-                          log=lambda m: print(m, flush=True))
+        trainer = Trainer(cfg, out, resume=args.resume, log=lambda m: print(m, flush=True))
         summary = trainer.fit()
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"best val MAE {summary['best_val_mae_mean']:.3f} at epoch {summary['best_epoch']}; "
-          f"checkpoints in {out}")
+    finally:
+        if trainer is not None:
+            ddp.teardown(trainer.ctx)
+    if trainer.ctx.is_main:
+        print(f"best val MAE {summary['best_val_mae_mean']:.3f} at epoch "
+              f"{summary['best_epoch']}; checkpoints in {out}")
     return 0
 
 

@@ -3,7 +3,8 @@
 """``bag evaluate``'s offline pass: the node's pipeline over every image, into an output bag.
 
 Each image goes through :class:`ldl_pose_ros.core.pipeline.FramePipeline` (the node's
-own per-frame processing, with its camera model fed by the bag's camera_info) and
+own per-frame processing, with its camera model fed by the bag's camera_info;
+:func:`ldl_pose_ros.bag.pipeline_pass.pipeline_pass`, shared with ``bag export``) and
 :class:`OutputWriter` writes what the node would publish, stamped with the image's
 header and logged at the image's log time:
 
@@ -18,19 +19,15 @@ header and logged at the image's log time:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.messages import TypestoreMessages
-from ldl_pose_ros.bag.metrics import PredFace
-from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord, damaged_after
+from ldl_pose_ros.bag.pipeline_pass import ProcessedFrame, pipeline_pass, pred_faces
+from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord
 from ldl_pose_ros.bag.writer import OutputBag
-from ldl_pose_ros.core.camera import IntrinsicsError
-from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
-from ldl_pose_ros.core.imaging import ImageError
 from ldl_pose_ros.core.messages import Message
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
@@ -74,68 +71,25 @@ class OutputWriter:
                     header, buf.tobytes(), "bgr8; jpeg compressed bgr8"), log_ns)
 
 
-def pred_faces(out: FrameOutputs) -> list[PredFace]:
-    """The published faces of a frame, as scored."""
-    return [PredFace(track_id=t.track_id, R=t.rotation, position=t.position, stds=t.stds,
-                     net_angles=t.prediction.angles, box=t.box, score=t.prediction.score)
-            for t in out.shown]
-
-
 def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
                  info: io.TopicInfo | None, gt_topic: str | None, pipeline: FramePipeline,
                  writer: OutputWriter | None, frames: list[FrameRecord],
                  progress: Callable[[str], None] | None) -> str | None:
-    """Process every image; returns why it stopped early, or None."""
-    max_pixels = int(opts.params.detection.max_image_megapixels * 1e6)
-    topics = [image.name] + ([info.name] if info else []) + ([gt_topic] if gt_topic else [])
+    """Process every image (``bag.pipeline_pass``); returns why it stopped early, or None."""
+    extra = [gt_topic] if gt_topic else []
     if writer is not None:  # the input's TF (camera mounts, mocap) completes the output's tree
-        topics += [t for t in io.TF_TOPICS if t in bag.topics]
-    t_start = time.monotonic()
-    try:
-        for m in bag.messages(topics):
-            if m.topic != image.name:
-                if writer is not None:
-                    writer.bag.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
-                if info is not None and m.topic == info.name:
-                    try:
-                        pipeline.camera.update(io.deserialize(m.data, m.msgtype))
-                    except (IntrinsicsError, io.BagError, ValueError, TypeError):
-                        pass  # keep the previous intrinsics, as the node does
-                continue
-            if opts.max_frames is not None and len(frames) >= opts.max_frames:
-                break
-            if writer is not None:
-                writer.bag.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
-            rec = FrameRecord(len(frames), 0, m.log_time_ns, "")
-            frames.append(rec)
-            try:
-                msg = io.deserialize(m.data, m.msgtype)
-            except Exception as exc:  # noqa: BLE001 - one corrupt message
-                rec.status, rec.detail = "bad_input", f"decode: cannot deserialize: {exc}"
-                continue
-            rec.stamp_ns = io.stamp_key(msg.header.stamp)
-            rec.frame_id = str(msg.header.frame_id)
-            t0 = time.perf_counter()
-            try:
-                if m.msgtype == io.COMPRESSED_IMAGE:
-                    img, color = compressed_to_array(msg, max_pixels)
-                else:
-                    img, color = image_to_array(msg, max_pixels)
-                decode_ms = (time.perf_counter() - t0) * 1e3
-                stamp = rec.stamp_s if rec.stamp_ns > 0 else m.log_time_ns * 1e-9
-                out = pipeline.process(img, color, stamp, decode_ms)
-            except ImageError as exc:
-                rec.status, rec.detail = "bad_input", f"{getattr(exc, 'kind', 'size')}: {exc}"
-                continue
-            rec.processing_ms = (time.perf_counter() - t0) * 1e3
-            rec.faces = pred_faces(out)
-            if writer is not None:
-                writer.frame(msg, m.log_time_ns, img, color, out)
-            if progress is not None and len(frames) % 100 == 0:
-                rate = len(frames) / max(time.monotonic() - t_start, 1e-6)
-                progress(f"{len(frames)} frames ({rate:.1f} frames/s)")
-    except io.BagReadError as exc:
-        return f"input damaged after {damaged_after(frames)}: {exc}"
-    except KeyboardInterrupt:
-        return f"interrupted after {damaged_after(frames)}"
-    return None
+        extra += [t for t in io.TF_TOPICS if t in bag.topics]
+
+    def on_frame(f: ProcessedFrame) -> None:
+        f.record.faces = pred_faces(f.outputs.shown)
+        if writer is not None:
+            writer.frame(f.message, f.log_time_ns, f.image, f.color, f.outputs)
+
+    def copy_input(m: io.RawMessage) -> None:
+        if writer is not None:
+            writer.bag.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
+
+    return pipeline_pass(bag, image, info, pipeline, frames, on_frame,
+                         max_frames=opts.max_frames, extra_topics=extra,
+                         on_message=copy_input if writer is not None else None,
+                         progress=progress)

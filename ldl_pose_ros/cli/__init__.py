@@ -3,8 +3,9 @@
 """The ``ldl-pose`` command line, a door onto the core: one entry point, subcommands.
 
 ``predict`` (:mod:`ldl_pose_ros.cli.predict`: image files -> CSV) and ``bag
-evaluate|play`` (:mod:`ldl_pose_ros.cli.bag`: arguments for ``ldl_pose_ros.bag``, and
-for ``ldl_pose_ros.ros.player``, the one that needs rclpy).
+evaluate|play|export`` (:mod:`ldl_pose_ros.cli.bag`, :mod:`ldl_pose_ros.cli.bag_export`:
+arguments for ``ldl_pose_ros.bag``, and for ``ldl_pose_ros.ros.player``, the one that
+needs rclpy).
 
 Adding a subcommand: write a module with ``register(subparsers)`` that adds its parser
 and sets ``func=<handler(args) -> int exit code>`` with ``parser.set_defaults``, and

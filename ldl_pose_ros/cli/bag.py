@@ -1,10 +1,11 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""``ldl-pose bag evaluate`` and ``ldl-pose bag play``: arguments in, exit codes out.
+"""``ldl-pose bag evaluate|play|export``: arguments in, exit codes out.
 
-``evaluate`` runs :func:`ldl_pose_ros.bag.evaluate.evaluate_bag` (no ROS needed);
-``play`` runs :func:`ldl_pose_ros.ros.player.play` (rclpy).  Heavy imports (torch,
-rosbags, rclpy) happen in the handlers.
+``evaluate`` runs :func:`ldl_pose_ros.bag.evaluate.evaluate_bag` and ``export``
+:func:`ldl_pose_ros.bag.export.export_bag` (:mod:`ldl_pose_ros.cli.bag_export`; no ROS
+needed for either); ``play`` runs :func:`ldl_pose_ros.ros.player.play` (rclpy).  Heavy
+imports (torch, rosbags, rclpy) happen in the handlers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ldl_pose_ros.cli.bag_args import (
+    add_input_arguments,
+    add_pipeline_arguments,
+    pipeline_params,
+    run_reported,
+)
 from ldl_pose_ros.cli.common import EXIT_OK, EXIT_STOPPED, error, note, warn
 
 _EVALUATE_EPILOG = """\
@@ -65,10 +72,11 @@ exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bag`` with its ``evaluate`` and ``play`` subcommands."""
-    from ldl_pose_ros.core.detection import BACKENDS
-    bag = subparsers.add_parser("bag", help="evaluate or replay rosbag2 recordings",
-                                description="Evaluate or replay rosbag2 recordings.")
+    """Add ``bag`` with its ``evaluate``, ``play`` and ``export`` subcommands."""
+    from ldl_pose_ros.cli import bag_export
+
+    bag = subparsers.add_parser("bag", help="evaluate, replay or export rosbag2 recordings",
+                                description="Evaluate, replay or export rosbag2 recordings.")
     sub = bag.add_subparsers(dest="bag_command", metavar="COMMAND", required=True)
 
     ev = sub.add_parser(
@@ -77,34 +85,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "over every image of a rosbag2 bag (sqlite3 or MCAP; no ROS installation needed), "
         "write an output bag and, with ground truth, accuracy metrics.",
         epilog=_EVALUATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
-    ev.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
-    ev.add_argument("--image-topic", metavar="T", help="image topic (default: the only one)")
-    ev.add_argument("--camera-info-topic", metavar="T",
-                    help="camera_info topic (default: the image topic's sibling or the only one)")
-    gt = ev.add_mutually_exclusive_group()
-    gt.add_argument("--gt-topic", metavar="T", help="ground-truth PoseStamped topic")
-    gt.add_argument("--gt-frame", metavar="F", help="ground-truth TF frame of the head")
-    gt.add_argument("--no-gt", action="store_true", help="ignore any ground truth")
-    tr = ev.add_mutually_exclusive_group()
-    tr.add_argument("--camera-to-mocap", metavar="x,y,z,qx,qy,qz,qw",
-                    help="pose of the ground truth's frame in the camera optical frame")
-    tr.add_argument("--align-frames", type=int, default=0, metavar="N",
-                    help="estimate that transform from the first N frames")
-    ev.add_argument("--gt-max-gap", type=float, default=0.1, metavar="S",
-                    help="interpolate ground truth across gaps up to S seconds (0.1)")
-    ev.add_argument("--match-max-deg", type=float, default=15.0, metavar="DEG",
-                    help="largest angle between predicted and true face rays for a match (15)")
+    add_input_arguments(ev, no_gt=True)
     ev.add_argument("--predictions", metavar="REC_BAG",
                     help="score this recording of the live node (bag play --record) instead "
                     "of running the pipeline")
-    ev.add_argument("--params-file", metavar="YAML",
-                    help="node parameter file (e.g. config/pose.yaml); default: node defaults")
-    ev.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
-    ev.add_argument("--device", help="auto, cpu, cuda (default: the node's, auto)")
-    ev.add_argument("--backend", choices=("auto", "torch", "onnx"))
-    ev.add_argument("--detector", choices=BACKENDS)
-    ev.add_argument("--detector-model", metavar="PATH")
+    add_pipeline_arguments(ev)
     ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
                     help="annotated images in the output bag: /image_annotated/compressed "
                     "JPEG (default), /image_annotated raw bgr8 (0.9 MB per VGA frame), or none")
@@ -148,27 +133,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl.add_argument("--linger", type=float, default=2.0, metavar="S",
                     help="keep recording until no message came for S s after the end (2)")
     pl.set_defaults(func=run_play)
+    bag_export.register(sub)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag evaluate``."""
-    from ldl_pose_ros.bag import io
     from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
-    from ldl_pose_ros.bag.groundtruth import GroundTruthError
-    from ldl_pose_ros.core.params import DEFAULTS, ParamError, Params
+    from ldl_pose_ros.core.params import ParamError
 
-    params = DEFAULTS
-    if args.params_file:
-        try:
-            params, notes = Params.from_file(args.params_file)
-        except (OSError, ParamError) as exc:
-            return error(f"--params-file {args.params_file}: {exc}")
-        for n in notes:
-            warn(n)
-    overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
-                 "detector": args.detector, "detector_model": args.detector_model}
     try:
-        params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
+        params = pipeline_params(args)
     except ParamError as exc:
         return error(str(exc))
     if args.align_frames < 0:
@@ -184,14 +158,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         annotated=args.annotated, max_frames=args.max_frames, match_max_deg=args.match_max_deg,
         gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
     )
-    try:
-        result = evaluate_bag(opts, progress=note)
-    except (io.BagError, GroundTruthError) as exc:
-        return error(str(exc))
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
-        return error(f"{type(exc).__name__}: {exc}")
-    for w in result.warnings:
-        warn(w)
+    result = run_reported(lambda progress: evaluate_bag(opts, progress=progress))
+    if isinstance(result, int):
+        return result
     s = result.summary
     line = f"{s['frames']} frames, {s['frames_processed']} processed, {s['faces']} faces"
     if "mae" in s:

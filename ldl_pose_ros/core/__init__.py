@@ -18,7 +18,8 @@
   :mod:`~ldl_pose_ros.core.annotate` (drawings, marker text).
 - Shared: :mod:`~ldl_pose_ros.core.geometry` (angle convention, rotations, boxes),
   :mod:`~ldl_pose_ros.core.evaluation` (metrics), :mod:`~ldl_pose_ros.core.protocols`
-  (the seams).
+  (the seams), :mod:`~ldl_pose_ros.core.label_csv` (the training label format that
+  ``bag export`` writes and ``training/`` reads).
 
 Nothing here imports rclpy or ROS message packages (``test/test_boundary.py``).
 """

@@ -93,6 +93,19 @@ def face_rotations(faces: Sequence[FacePrediction], intrinsics: CameraIntrinsics
     return geometry.ray_correction(rot, rays, np.eye(3))
 
 
+def network_angles(rotation: np.ndarray, center_n: np.ndarray | tuple[float, float]
+                   ) -> np.ndarray:
+    """The network's ``(yaw, pitch, roll)`` of a face frame given in the camera frame.
+
+    The inverse of :func:`face_rotations`' ray correction: ``rotation`` (the REP-155
+    face frame, 3x3) is turned back from the viewing ray through the box centre,
+    given in undistorted normalised image coordinates, to the optical axis and
+    decomposed: the angles the network predicts from the face's crop.
+    """
+    ray = geometry.ray_rotation(np.asarray(center_n, np.float64), np.eye(3))
+    return geometry.face_matrix_to_euler(ray.T @ np.asarray(rotation, np.float64))
+
+
 def place_faces(faces: Sequence[FacePrediction], intrinsics: CameraIntrinsics, *,
                 ray_correction: bool = True,
                 face_width_m: float = DEFAULT_FACE_WIDTH_M) -> list[PlacedFace]:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ldl_pose_ros.core.label_csv import COLUMNS, label_row
 from training.datasets.base import Sample
 
-REQUIRED = ("file", "x1", "y1", "x2", "y2", "yaw", "pitch", "roll")
-OPTIONAL = ("weight",)
+REQUIRED = COLUMNS[:-1]
+OPTIONAL = COLUMNS[-1:]
 
 
 def _identity(file: str) -> str:
@@ -98,7 +99,7 @@ def write_csv_folder(
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow([*REQUIRED, "weight"])
+        w.writerow(COLUMNS)
         for s in samples:
             if not isinstance(s.image, str):
                 raise ValueError("write_csv_folder needs samples with image paths")
@@ -107,6 +108,5 @@ def write_csv_folder(
                 rel = p.resolve().relative_to(root.resolve()).as_posix()
             except ValueError:
                 rel = str(p)
-            ang = [f"{a:.4f}" if m > 0 else "" for a, m in zip(s.angles, s.mask, strict=True)]
-            w.writerow([rel, *(f"{v:.2f}" for v in s.box), *ang, f"{s.weight:.4g}"])
+            w.writerow(label_row(rel, s.box, s.angles, s.mask, s.weight))
     return csv_path

@@ -22,6 +22,8 @@ any other key goes to the reader.
 from __future__ import annotations
 
 import os
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,16 @@ from training.datasets.pointing04 import read_pointing04
 DATASET_TYPES = ("300wlp", "aflw2000", "biwi", "pointing04", "csv")
 _COMMON = {"type", "root", "persons", "identities", "exclude_identities", "limit", "weight", "name",
            "split"}
+_READERS: dict[str, Callable[..., list[Sample]]] = {
+    "300wlp": read_300wlp, "aflw2000": read_aflw2000, "biwi": read_biwi,
+    "pointing04": read_pointing04, "csv": read_csv_folder}
+_SET_BY_LOADER = {"root", "csv_path", "train", "persons", "return"}
+
+
+def reader_options(stype: str) -> dict[str, Any]:
+    """The reader options a source of type ``stype`` accepts, with their type hints."""
+    hints = typing.get_type_hints(_READERS[stype])
+    return {k: v for k, v in hints.items() if k not in _SET_BY_LOADER}
 
 
 def expand_path(path: str | os.PathLike[str]) -> Path:
