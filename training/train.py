@@ -334,7 +334,7 @@ class Trainer:
         main = self.ctx.is_main
         csv_path = self.out / "metrics.csv"
         fields = ["epoch", "lr", "train_loss", "train_kl", "train_reg", "train_ce", "train_mae",
-                  "train_l2sp", "val_loss", "val_mae_yaw", "val_mae_pitch", "val_mae_roll",
+                  "train_l2sp", "train_mirror", "val_loss", "val_mae_yaw", "val_mae_pitch", "val_mae_roll",
                   "val_mae_mean", "val_geodesic", "val_acc10", "val_std_spearman", "seconds"]
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -368,7 +368,8 @@ class Trainer:
             dt = time.time() - t0
             row = {"epoch": epoch + 1, "lr": tr["lr"], "train_loss": tr["loss"],
                    "train_kl": tr["kl"], "train_reg": tr["reg"], "train_ce": tr["ce"],
-                   "train_mae": tr["mae"], "train_l2sp": tr.get("l2sp"), "seconds": dt}
+                   "train_mae": tr["mae"], "train_l2sp": tr.get("l2sp"),
+                   "train_mirror": tr.get("mirror"), "seconds": dt}
             if val:
                 row.update({"val_loss": val["loss"], "val_geodesic": val["geodesic"],
                             "val_acc10": val["acc10"], "val_std_spearman": val["std_spearman"],
