@@ -334,7 +334,8 @@ class Trainer:
         main = self.ctx.is_main
         csv_path = self.out / "metrics.csv"
         fields = ["epoch", "lr", "train_loss", "train_kl", "train_reg", "train_ce", "train_mae",
-                  "train_l2sp", "train_mirror", "val_loss", "val_mae_yaw", "val_mae_pitch", "val_mae_roll",
+                  "train_l2sp", "train_mirror", "val_loss", "val_mae_yaw", "val_mae_pitch",
+                  "val_mae_roll",
                   "val_mae_mean", "val_geodesic", "val_acc10", "val_std_spearman", "seconds"]
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
