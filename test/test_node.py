@@ -74,11 +74,18 @@ def confirmed_frame(h: Any, img: np.ndarray) -> tuple[Time, PoseArray]:
 # -- tests ----------------------------------------------------------------------------
 
 
-def test_subscription_qos_is_best_effort_by_default(harness: Any, node: Any) -> None:
-    infos = harness.node.get_subscriptions_info_by_topic("/cam/image_raw")
-    assert infos, "the node's image subscription (remapped) is not visible"
-    assert all(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
+def test_subscription_qos_follows_reliable_publishers_by_default(harness: Any,
+                                                                 node: Any) -> None:
+    """qos_reliability auto: this harness publishes reliable, so the node subscribes reliable."""
+
+    def reliable() -> bool:
+        infos = harness.node.get_subscriptions_info_by_topic("/cam/image_raw")
+        return bool(infos) and all(
+            i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+
+    assert harness.wait_for(reliable, 10.0), node.tail()
     assert "/cam/camera_info" in dict(harness.node.get_topic_names_and_types())
+    assert "input /cam/image_raw: reliable, keep last 1" in node.output()
 
 
 def test_outputs_for_the_demo_image(harness: Any, node: Any) -> None:

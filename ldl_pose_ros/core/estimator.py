@@ -294,10 +294,12 @@ class HeadPoseEstimator:
         return self.runner.predict(to_network_input(c, self.config.mean, self.config.std))
 
     def close(self) -> None:
-        """Release the detector's resources."""
+        """Release the detector's resources, the network and its (GPU) buffers."""
         close = getattr(self.detector, "close", None)
         if close is not None:
             close()
+        self.runner.close()
+        self._frame_staging = None
 
     def __enter__(self) -> HeadPoseEstimator:
         return self

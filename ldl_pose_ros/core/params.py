@@ -15,6 +15,10 @@ that uses it.  :data:`PARAMETERS` lists them flat, as ROS sees them.
 * ``config/pose.yaml`` is the default set, written out (a test holds it to this
   schema).
 
+``read_only`` parameters configure what the node builds when it is configured (model,
+detector, subscriptions): they change only while the node is unconfigured (lifecycle)
+and take effect at the next configure; a running node refuses them with a reason.
+
 Types are strict, as ROS parameters are: ``face_width_m: 1`` (an integer for a
 double parameter) is refused.
 """
@@ -49,7 +53,8 @@ NODE_NAME = "ldl_pose_node"
 FACE_FRAME_PREFIX = "face_"
 GAZE_FRAME_PREFIX = "gaze_"
 NETWORK_BACKENDS = ("auto", "torch", "onnx")
-QOS_RELIABILITIES = ("best_effort", "reliable")
+#: ``auto`` follows the image publishers (``ldl_pose_ros.ros.input_qos``).
+QOS_RELIABILITIES = ("auto", "best_effort", "reliable")
 
 ParamValue = bool | int | float | str
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -174,15 +179,23 @@ class OutputParams:
 
 @dataclass(frozen=True)
 class TransportParams:
-    """Subscriptions and diagnostics (read-only: the node's topics are made at start-up)."""
+    """Subscriptions, diagnostics and start-up (read-only: fixed while configured)."""
 
     use_compressed: bool = _p(False, "Subscribe to image/compressed instead of image.",
                               read_only=True)
-    qos_reliability: str = _p("best_effort", "Input QoS reliability.",
+    qos_reliability: str = _p("auto", "Input QoS reliability; auto: reliable while every "
+                              "publisher of the topic is reliable, else best effort, "
+                              "followed as publishers come and go.",
                               choices=QOS_RELIABILITIES, read_only=True)
-    qos_depth: int = _p(1, "Input QoS history depth.", range=(1, 100), read_only=True)
+    qos_depth: int = _p(2, "Input QoS history depth (keep last; the publisher never waits). "
+                        "2: a large frame can be reassembled while the previous one is "
+                        "taken; the node itself keeps only the newest frame.", range=(1, 100),
+                        read_only=True)
     diagnostics_period_s: float = _p(1.0, "Period of /diagnostics.", range=(0.05, 60.0),
                                      read_only=True)
+    autostart: bool = _p(True, "Configure and activate at start-up; false: wait in the "
+                         "unconfigured state for a lifecycle manager (lifecycle:=true).",
+                         read_only=True)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,19 @@
 """One camera of the node: its subscriptions, latest frame, pipeline, publishers and counters.
 
 A :class:`CameraStream` holds everything that is per camera -- the image and
-camera_info subscriptions (relative names, remapped by the user), the slot with the
+camera_info subscriptions (relative names, remapped by the user; their reliability
+follows the publishers with ``qos_reliability: auto``,
+:class:`~ldl_pose_ros.ros.input_qos.FollowingSubscription`), the slot with the
 newest frame (latest frame wins: a frame replaced before the worker took it counts
 as dropped), its :class:`~ldl_pose_ros.core.pipeline.FramePipeline` (own camera model
 and tracker; the estimator is the node's), its output publishers and its
-:class:`~ldl_pose_ros.ros.diagnostics.StreamStats`.  The node owns the worker thread
-that calls :meth:`CameraStream.process` and the ``/tf`` broadcaster.
+:class:`~ldl_pose_ros.ros.diagnostics.StreamStats`.  The node owns the worker
+(:class:`~ldl_pose_ros.ros.worker.FrameWorker`) that calls :meth:`CameraStream.process`
+and the ``/tf`` broadcaster.
+
+Lifecycle: publishers and pipeline are made with the stream (configure),
+subscriptions by :meth:`activate` and removed by :meth:`deactivate`;
+:meth:`destroy` removes the publishers (cleanup).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseArray, PoseWithCovarianceStamped
 from rclpy.node import Node
 from rclpy.publisher import Publisher
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -30,7 +37,8 @@ from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
 from ldl_pose_ros.core.messages import Message, stamp_seconds
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
-from ldl_pose_ros.ros.diagnostics import StreamStats, stream_status
+from ldl_pose_ros.ros.diagnostics import StreamStats, stamp_latency_ms, stream_status
+from ldl_pose_ros.ros.input_qos import FollowingSubscription
 from ldl_pose_ros.ros.messages import RclpyMessages
 
 if TYPE_CHECKING:
@@ -43,6 +51,9 @@ if TYPE_CHECKING:
 #: Output QoS of the pose topics and markers.
 OUTPUT_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+#: Images without camera_info for this long (s) before the node warns that it uses a
+#: nominal camera: camera_info that comes with the images arrives well within it.
+NO_INFO_GRACE_S = 2.0
 
 
 class CameraStream:
@@ -67,18 +78,46 @@ class CameraStream:
         self.pub_markers = node.create_publisher(MarkerArray, "markers", OUTPUT_QOS)
         self.pub_annotated = node.create_publisher(
             Image, "image_annotated", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        in_qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=t.qos_depth,
-            reliability=(ReliabilityPolicy.RELIABLE if t.qos_reliability == "reliable"
-                         else ReliabilityPolicy.BEST_EFFORT),
-            durability=DurabilityPolicy.VOLATILE)
-        if t.use_compressed:
-            self.sub_image = node.create_subscription(CompressedImage, "image/compressed",
-                                                      self._on_image, in_qos)
-        else:
-            self.sub_image = node.create_subscription(Image, "image", self._on_image, in_qos)
-        self.sub_info = node.create_subscription(CameraInfo, "camera_info",
-                                                 self._on_camera_info, in_qos)
+        self.sub_image: FollowingSubscription | None = None
+        self.sub_info: FollowingSubscription | None = None
+        self._first_nominal: float | None = None  # monotonic time of the first such frame
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def image_topic(self) -> str:
+        """The (relative, remappable) image topic of the stream."""
+        return "image/compressed" if self.compressed else "image"
+
+    def use_estimator(self, estimator: Estimator | None) -> None:
+        """The node's estimator, or ``None`` while it is released (inactive: no frames)."""
+        self.pipeline.estimator = estimator  # type: ignore[assignment]
+
+    def activate(self) -> None:
+        """Subscribe to the image and camera_info topics."""
+        t = self.pipeline.params.transport
+        msg_type = CompressedImage if self.compressed else Image
+        self.sub_image = FollowingSubscription(self.node, msg_type, self.image_topic,
+                                               self._on_image, t.qos_reliability, t.qos_depth,
+                                               on_lost=self.stats.frames_lost)
+        self.sub_info = FollowingSubscription(self.node, CameraInfo, "camera_info",
+                                              self._on_camera_info, t.qos_reliability,
+                                              t.qos_depth)
+        self._first_nominal = None
+
+    def deactivate(self) -> None:
+        """Unsubscribe and forget a frame not yet processed (call with the worker stopped)."""
+        for sub in (self.sub_image, self.sub_info):
+            if sub is not None:
+                sub.destroy()
+        self.sub_image = self.sub_info = None
+        with self._wake:
+            self._pending = None
+
+    def destroy(self) -> None:
+        """Remove the publishers (after :meth:`deactivate`)."""
+        for pub in (self.pub_poses, self.pub_primary, self.pub_markers, self.pub_annotated):
+            self.node.destroy_publisher(pub)
 
     # -- callbacks (executor thread: never block) --------------------------------------
 
@@ -125,8 +164,10 @@ class CameraStream:
         annotated = self.publish(msg, image, color, out)
         stages = {**out.times.as_dict(), "publish": (time.perf_counter() - t_post) * 1e3}
         latency = None
-        if stamp > 0:
-            latency = (self.node.get_clock().now().nanoseconds * 1e-9 - stamp) * 1e3
+        if stamp > 0:  # in the clock domain of the stamps: the node's (sim time if used)
+            latency, note = stamp_latency_ms(stamp, self.node.get_clock().now().nanoseconds)
+            if self.stats.note_clock(note):
+                self.node.get_logger().warning(note)
         self.stats.frame_processed(len(out.shown), stages, (t_post - t0) * 1e3, latency,
                                    annotated)
 
@@ -167,10 +208,7 @@ class CameraStream:
         if view.intrinsics.nominal:
             self.camera_status = f"no camera_info: {view.source} intrinsics"
             if "no_info" not in self._warned and view.problem is None:
-                self._warned.add("no_info")  # (rclpy's once=True costs ~1 ms per call)
-                hfov = self.pipeline.params.geometry.default_hfov_deg
-                log.warning("no camera_info received: positions use a nominal pinhole camera "
-                            f"with a {hfov:g} deg horizontal field of view")
+                self._warn_no_info_after_grace()
             return
         self.camera_status = view.source
         if view.scaled_from is not None:
@@ -179,24 +217,54 @@ class CameraStream:
                         f"{view.intrinsics.height}: scaling the intrinsics",
                         throttle_duration_sec=30.0)
 
+    def _warn_no_info_after_grace(self) -> None:
+        """Warn once, when images have come for :data:`NO_INFO_GRACE_S` without camera_info.
+
+        The first images often arrive before the first camera_info (two topics, two
+        DDS readers): that is no reason to warn.
+        """
+        now = time.monotonic()
+        if self._first_nominal is None:
+            self._first_nominal = now
+        if now - self._first_nominal < NO_INFO_GRACE_S:
+            return
+        self._warned.add("no_info")  # (rclpy's once=True costs ~1 ms per call)
+        hfov = self.pipeline.params.geometry.default_hfov_deg
+        topic = self.sub_info.topic if self.sub_info is not None else "camera_info"
+        pubs = len(self.node.get_publishers_info_by_topic(topic))
+        hint = (f" ({pubs} publisher(s) on it: check their QoS and clock)" if pubs else "")
+        self.node.get_logger().warning(
+            f"no camera_info received on {topic} in {NO_INFO_GRACE_S:g} s of images{hint}: "
+            f"positions use a nominal pinhole camera with a {hfov:g} deg horizontal field "
+            "of view")
+
     # -- diagnostics ------------------------------------------------------------------------
 
-    def status(self, name: str, worker_alive: bool, model: dict[str, str], tf: str
+    def status(self, name: str, active: bool, worker_alive: bool, info: dict[str, str]
                ) -> DiagnosticStatus:
         """The stream's ``DiagnosticStatus`` for the window since the last call.
 
-        ``model``: device, backend and detector; ``tf``: how TF is sent.
+        ``active``: the node is active (lifecycle); ``info``: the node's own values
+        (device, backend, detector, how TF is sent, lifecycle state).
         """
         w = self.stats.take_window()
         level, message = DiagnosticStatus.OK, "ok"
-        if not worker_alive:
+        if not active:
+            message = "inactive: not subscribed (lifecycle)"
+        elif not worker_alive:
             level, message = DiagnosticStatus.ERROR, "worker thread stopped"
         elif w.received == 0:
             level, message = DiagnosticStatus.WARN, "no images received yet"
         elif not self.pipeline.camera.has_info:
             level, message = DiagnosticStatus.WARN, self.camera_status
+        elif w.clock_note:
+            level, message = DiagnosticStatus.WARN, w.clock_note
         elif sum(w.bad.values()):
             message = f"ok; last bad input: {w.last_bad}"
-        info = {"tracks": str(self.pipeline.tracker.num_tracks), **model,
-                "camera": self.camera_status, "tf": tf}
-        return stream_status(name, w, level, message, info)
+        topic = {"input_topic": self.sub_image.topic} if self.sub_image is not None else {}
+        qos = {f"input_qos_{k}": sub.description
+               for k, sub in (("image", self.sub_image), ("camera_info", self.sub_info))
+               if sub is not None}
+        values = {"tracks": str(self.pipeline.tracker.num_tracks), **info,
+                  "camera": self.camera_status, **topic, **qos}
+        return stream_status(name, w, level, message, values)

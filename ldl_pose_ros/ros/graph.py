@@ -66,3 +66,51 @@ def start_spinner(node: Node, context: Context | None = None
     thread = threading.Thread(target=spin, daemon=True)
     thread.start()
     return executor, thread
+
+
+def fully_qualified(namespace: str, name: str) -> str:
+    """``/ns/name`` of a node (``/name`` in the root namespace)."""
+    return f"{namespace.rstrip('/')}/{name}"
+
+
+class DuplicateNameWatch:
+    """Warns while other nodes in the graph have ``node``'s fully qualified name.
+
+    Two nodes with one name both answer every frame, and their parameter and
+    lifecycle services collide.  The graph is checked every ``period_s`` seconds
+    (steady clock; discovery of a node started later takes a moment); a warning is
+    logged when the number of namesakes grows, a note when they are gone.
+    :attr:`problem` is the current warning ('' if none), for the diagnostics.
+    """
+
+    def __init__(self, node: Node, period_s: float = 2.0) -> None:
+        from rclpy.clock import Clock, ClockType
+
+        self.node = node
+        self.others = 0
+        self.problem = ""
+        self._timer = node.create_timer(period_s, self.check,
+                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def check(self) -> int:
+        """Count the namesakes now, log a change; returns their number."""
+        me = self.node.get_fully_qualified_name()
+        others = sum(1 for name, ns in self.node.get_node_names_and_namespaces()
+                     if fully_qualified(ns, name) == me) - 1
+        others = max(others, 0)
+        if others > self.others:
+            self.problem = (f"{others} other node(s) named {me} in the graph: each frame is "
+                            "answered twice and parameter and lifecycle services collide; "
+                            "give each node its own name (__node:=) or namespace (a node "
+                            "killed moments ago stays listed until its DDS lease ends, "
+                            "about 20 s)")
+            self.node.get_logger().warning(self.problem)
+        elif others == 0 and self.others > 0:
+            self.problem = ""
+            self.node.get_logger().info(f"no other node is named {me} any more")
+        self.others = others
+        return others
+
+    def destroy(self) -> None:
+        """Stop checking."""
+        self.node.destroy_timer(self._timer)
