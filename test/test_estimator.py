@@ -295,3 +295,22 @@ def test_annotate(estimator, demo_image_bgr):
         draw_poses(before, poses, ids=[1])
     with pytest.raises(ValueError, match="BGR"):
         draw_poses(before[:, :, 0], poses)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_close_releases_the_network(tiny_weights, demo_image_bgr, backend):
+    """What the node's deactivate/cleanup rely on: nothing of the network stays referenced."""
+    import gc
+    import weakref
+
+    est = HeadPoseEstimator(tiny_weights, device="cpu", backend=backend, detector=None)
+    net = est.runner._model if backend == "torch" else est.runner._session
+    ref = weakref.ref(net)
+    del net
+    est.estimate_boxes(demo_image_bgr, [[176.0, 70.0, 272.0, 172.0]])
+    est.close()
+    gc.collect()
+    assert ref() is None, "the network is still referenced after close()"
+    assert est.runner.closed
+    with pytest.raises(RuntimeError, match="released"):
+        est.estimate_boxes(demo_image_bgr, [[176.0, 70.0, 272.0, 172.0]])

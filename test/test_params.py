@@ -59,7 +59,7 @@ def test_pose_yaml_is_the_schema_defaults() -> None:
 
 def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert {s.group for s in PARAMETERS} == set(Params.GROUPS)
-    assert len(SPECS) == len(PARAMETERS) == 41
+    assert len(SPECS) == len(PARAMETERS) == 42
     d = DEFAULTS
     assert d.tracking.confirm_frames == tracking.DEFAULT_CONFIRM_FRAMES
     assert d.tracking.max_misses == tracking.DEFAULT_MAX_MISSES
@@ -126,11 +126,18 @@ def test_bag_evaluate_refuses_what_the_node_refuses(
 
 def test_node_descriptors_come_from_the_schema() -> None:
     pytest.importorskip("rclpy")
-    from ldl_pose_ros.ros.params import descriptor
+    from ldl_pose_ros.ros.params import CONFIGURE_TIME, configure_time_refusal, descriptor
 
     for s in PARAMETERS:
         d = descriptor(s)
-        assert (d.name, d.description, d.read_only) == (s.name, s.description, s.read_only)
+        assert (d.name, d.description) == (s.name, s.description)
+        # Schema read-only = fixed while configured: not read-only for the process's life
+        # (a lifecycle node is reconfigured), and describe says when it can change.
+        assert not d.read_only
+        assert (CONFIGURE_TIME in d.additional_constraints) == s.read_only, s.name
+        refusal = configure_time_refusal([s.name], "active")
+        assert (refusal is not None) == s.read_only, s.name
+        assert configure_time_refusal([s.name], "unconfigured") is None
         if s.range is not None and s.type is int:
             r = d.integer_range[0]
             assert (r.from_value, r.to_value) == s.range

@@ -92,8 +92,8 @@ class DuplicateNameWatch:
         self._timer = node.create_timer(period_s, self.check,
                                         clock=Clock(clock_type=ClockType.STEADY_TIME))
 
-    def check(self) -> int:
-        """Count the namesakes now, log a change; returns their number."""
+    def check(self) -> None:
+        """Count the namesakes now (:attr:`others`) and log a change."""
         me = self.node.get_fully_qualified_name()
         others = sum(1 for name, ns in self.node.get_node_names_and_namespaces()
                      if fully_qualified(ns, name) == me) - 1
@@ -109,7 +109,6 @@ class DuplicateNameWatch:
             self.problem = ""
             self.node.get_logger().info(f"no other node is named {me} any more")
         self.others = others
-        return others
 
     def destroy(self) -> None:
         """Stop checking."""

@@ -109,20 +109,16 @@ class FollowingSubscription:
     @property
     def description(self) -> str:
         """The QoS in use and why, for logs and diagnostics."""
-        return f"{_NAMES.get(self.reliability, '?')}, keep last {self.depth} ({self.reason})"
+        name = _NAMES[self.reliability] if self.reliability is not None else "?"
+        return f"{name}, keep last {self.depth} ({self.reason})"
 
-    def check(self) -> bool:
-        """Follow the publishers (``auto``); True if the reliability changed.
-
-        Re-subscribes when the publishers now call for the other reliability.
-        """
+    def check(self) -> None:
+        """Follow the publishers (``auto``): re-subscribe if they call for the other one."""
         if self.mode != "auto" or self.sub is None:
-            return False
+            return
         offered, who = offered_reliability(self.node, self.topic)
-        if offered is None or offered == self.reliability:
-            return False
-        self._subscribe(offered, who)
-        return True
+        if offered is not None and offered != self.reliability:
+            self._subscribe(offered, who)
 
     def destroy(self) -> None:
         """Remove the subscription, its timer and guard condition."""

@@ -45,10 +45,12 @@ class LaunchArgumentError(ValueError):
 
 
 def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
-    """Node parameters for the ``device`` and ``use_compressed`` arguments the user typed.
+    """Node parameters for the ``device``, ``use_compressed`` and ``lifecycle`` arguments.
 
     ``typed`` maps argument name to its value; an empty value means "not typed" (the
     arguments' default), and such an argument leaves the parameter to ``params_file``.
+    ``lifecycle`` ``true`` sets ``autostart: false`` (the launch file then drives the
+    transitions); ``false`` leaves ``autostart`` to ``params_file``.
     Raises :class:`LaunchArgumentError` for a value the node would refuse.
     """
     out: dict[str, Any] = {}
@@ -58,6 +60,8 @@ def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
             raise LaunchArgumentError(
                 f"device:={device!r}: expected auto, cpu, cuda or cuda:N")
         out["device"] = device
+    if typed.get("lifecycle", "").strip().lower() == "true":
+        out["autostart"] = False  # the launch file drives the transitions
     compressed = typed.get("use_compressed", "").strip().lower()
     if compressed:
         if compressed not in BOOL_WORDS:

@@ -71,10 +71,10 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
@@ -84,12 +84,14 @@ from rclpy.parameter import Parameter
 
 from ldl_pose_ros.core.params import NODE_NAME, SPECS, Params
 from ldl_pose_ros.core.pipeline import build_estimator, set_detection_filters
-from ldl_pose_ros.core.protocols import Estimator
 from ldl_pose_ros.ros.camera_stream import CameraStream
 from ldl_pose_ros.ros.graph import DuplicateNameWatch
 from ldl_pose_ros.ros.params import configure_time_refusal, declare_parameters
 from ldl_pose_ros.ros.process import WAITING
 from ldl_pose_ros.ros.worker import FrameWorker
+
+if TYPE_CHECKING:
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
 
 try:  # rclpy >= Humble
     from rclpy.executors import ExternalShutdownException
@@ -111,7 +113,7 @@ class HeadPoseNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self.params = Params.from_values(declare_parameters(self))
-        self.estimator: Estimator | None = None
+        self.estimator: HeadPoseEstimator | None = None
         self.stream: CameraStream | None = None
         self.failure = ""  # why the last transition failed ('' after a success)
         self.tf = None
@@ -198,6 +200,7 @@ class HeadPoseNode(LifecycleNode):
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything, from any state."""
         self._release_all()
+        self.get_logger().info("finalized: everything released (end the process to go)")
         return SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -296,7 +299,8 @@ class HeadPoseNode(LifecycleNode):
             status = self.stream.status(name, state == "active", self.worker.running, info)
         else:
             status = DiagnosticStatus(name=name, level=DiagnosticStatus.OK,
-                                      message=f"{state}: no model loaded (lifecycle)")
+                                      message=f"{state}: no model loaded (lifecycle)",
+                                      values=[KeyValue(key=k, value=v) for k, v in info.items()])
         for problem, level in ((self.namesakes.problem, DiagnosticStatus.WARN),
                                (self.failure, DiagnosticStatus.ERROR)):
             if problem:
