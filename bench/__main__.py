@@ -17,6 +17,9 @@ Sections (all in one run, on frames composed from the shipped demo photograph,
    detect, crop, network, post, publish) and its resident memory.
 4. **bag**: ``ldl-pose bag evaluate`` frames/s on the demo bag
    (``python -m ldl_pose_ros.bag.make_demo``; ``--bag`` to use another).
+5. **transport**: a camera driver at its defaults (reliable, keep last 10) and no Fast
+   DDS profile in either process, 640x480 and 1280x720 bgr8 at 30 Hz: frames sent,
+   arrived at the node and processed, per node input QoS (``bench/transport.py``).
 
 Then the issue's targets are checked.  Output: a table on stdout, ``bench.json``
 and ``bench.md`` in ``--out``.  Without the trained default checkpoint, a random-init
@@ -264,6 +267,11 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if rss:
         add("node memory <= 1 GB (peak VmHWM, default model)", f"{max(rss):.0f} MB",
             max(rss) <= 1024)
+    for r in result.get("transport", []):
+        if r["mode"] == "auto":
+            add(f"default publisher, no DDS profile, {r['size']} at 30 Hz: 0 lost in transport",
+                f"{r['arrived']}/{r['sent']}", r["arrived"] == r["sent"],
+                f"processed {r['processed']}, dropped by the node {r['dropped']}")
     bag = result.get("bag", {})
     if "fps_processing" in bag:
         add("bag evaluate >= 25 fps at 1 face", bag["fps_processing"],
@@ -363,6 +371,9 @@ def render(result: dict[str, Any]) -> str:
         else:
             lines.append(f"bag evaluate: {bag.get('status', bag)}")
         lines.append("")
+    from bench.transport import render_transport
+
+    lines += render_transport(result.get("transport", []))
     lines += ["Targets (default model, default backend, 1 tile):", "",
               "| target | value | met | detail |", "|---|---|---|---|"]
     for t in result.get("targets", []):
@@ -378,8 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("out/bench"))
     ap.add_argument("--backbones", nargs="+", choices=list(BACKBONE_SIZES), default=None)
     ap.add_argument("--backends", nargs="+", choices=("torch", "onnx"), default=None)
-    ap.add_argument("--sections", nargs="+", default=["network", "frame", "node", "bag"],
-                    choices=("network", "frame", "node", "bag"))
+    ap.add_argument("--sections", nargs="+",
+                    default=["network", "frame", "node", "bag", "transport"],
+                    choices=("network", "frame", "node", "bag", "transport"))
     ap.add_argument("--compile", action="store_true",
                     help="also time torch.compile in the network section (minutes to compile)")
     ap.add_argument("--bag", help="bag for `ldl-pose bag evaluate` (default: shipped demo bag)")
@@ -429,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         seen_jobs.update(other_jobs() + other_jobs(r"python.* -m pytest"))
     if "bag" in args.sections:
         result["bag"] = section_bag(args, dflt, out)
+    if "transport" in args.sections:
+        from bench.transport import section_transport
+
+        result["transport"] = section_transport(args.quick, dflt, cache, logs)
     result["load_end"] = load_snapshot()
     seen_jobs.update(result["load_end"]["training_jobs"] + result["load_end"]["pytest_runs"])
     result["other_jobs_seen"] = sorted(seen_jobs)

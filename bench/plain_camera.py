@@ -98,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
     period = 1.0 / args.rate
     publish_ms: list[float] = []
-    last_ns = 0
+    last_ns = first_ns = 0
     start = nxt = time.monotonic()
     for _ in range(args.count):
         time.sleep(max(0.0, nxt - time.monotonic()))
         ns = max(time.time_ns(), last_ns + 1)
         last_ns = ns
+        first_ns = first_ns or ns
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ns, 1_000_000_000)
         info.header.stamp = msg.header.stamp
         t0 = time.perf_counter()
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "sent": len(publish_ms), "width": args.width, "height": args.height,
         "rate_hz": args.rate, "qos": args.qos, "send_s": round(send_s, 3),
+        "first_stamp_ns": first_ns, "last_stamp_ns": last_ns,
         "publish_ms_median": round(float(np.median(publish_ms)), 3),
         "publish_ms_max": round(float(np.max(publish_ms)), 3),
     }), flush=True)

@@ -86,7 +86,7 @@ def test_subscription_qos_follows_reliable_publishers_by_default(harness: Any,
     assert harness.wait_for(reliable, 10.0), node.tail()
     assert "/cam/camera_info" in dict(harness.node.get_topic_names_and_types())
     assert harness.wait_for(lambda: re.search(
-        r"input /cam/image_raw: (best effort -> )?reliable, keep last 2", node.output()), 5.0)
+        r"input /cam/image_raw: (best effort -> )?reliable, keep last 5", node.output()), 5.0)
 
 
 def test_outputs_for_the_demo_image(harness: Any, node: Any) -> None:

@@ -77,19 +77,19 @@ def wait_diag_after(h: Any, t: float, timeout: float = 10.0) -> dict[str, str]:
 
 def test_auto_qos_follows_the_publishers(ros_peer: Any, node: Any) -> None:
     h = ros_peer
-    assert f"input {IMAGE}: best effort, keep last 2 (no publisher yet" in node.output()
+    assert f"input {IMAGE}: best effort, keep last 5 (no publisher yet" in node.output()
     assert h.wait_for(lambda: node_reliability(h) == ReliabilityPolicy.BEST_EFFORT, 10.0)
     reliable = h.publisher("sensor_msgs/msg/Image", IMAGE,
                            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
     assert h.wait_for(lambda: node_reliability(h) == ReliabilityPolicy.RELIABLE, 10.0), \
         node.tail()
-    assert h.wait_for(lambda: f"input {IMAGE}: best effort -> reliable, keep last 2 (1 "
+    assert h.wait_for(lambda: f"input {IMAGE}: best effort -> reliable, keep last 5 (1 "
                               "reliable publisher" in node.output(), 5.0), node.tail()
     best_effort = h.publisher("sensor_msgs/msg/Image", IMAGE,
                               QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
     assert h.wait_for(lambda: node_reliability(h) == ReliabilityPolicy.BEST_EFFORT, 10.0), \
         node.tail()
-    assert re.search(rf"input {IMAGE}: reliable -> best effort, keep last 2 \(1 of 2 "
+    assert re.search(rf"input {IMAGE}: reliable -> best effort, keep last 5 \(1 of 2 "
                      "publishers best effort", node.output()), node.tail()
     h.node.destroy_publisher(best_effort)
     assert h.wait_for(lambda: node_reliability(h) == ReliabilityPolicy.RELIABLE, 10.0), \
@@ -97,7 +97,7 @@ def test_auto_qos_follows_the_publishers(ros_peer: Any, node: Any) -> None:
     h.node.destroy_publisher(reliable)
     time.sleep(1.5)  # no publisher left: the node keeps what it has (a poll has run)
     assert node_reliability(h) == ReliabilityPolicy.RELIABLE
-    assert h.diag(NODE)["input_qos_image"].startswith("reliable, keep last 2")
+    assert h.diag(NODE)["input_qos_image"].startswith("reliable, keep last 5")
 
 
 # -- 2. camera_info after the first images ------------------------------------------------
@@ -167,7 +167,7 @@ def test_default_publisher_loses_no_frame(ros_peer: Any, node: Any) -> None:
     print(f"default publisher, 640x480 bgr8 at {rate:g} Hz, no DDS profile: sent {count}, "
           f"arrived {got['received']}, processed {got['processed']}")
     assert got["received"] == count, (got, node.tail())  # nothing lost in transport
-    assert h.diag(NODE)["input_qos_image"].startswith("reliable, keep last 2"), h.diag(NODE)
+    assert h.diag(NODE)["input_qos_image"].startswith("reliable, keep last 5"), h.diag(NODE)
     assert sent["send_s"] < count / rate + 2.0, sent
 
 

@@ -187,10 +187,10 @@ class TransportParams:
                               "publisher of the topic is reliable, else best effort, "
                               "followed as publishers come and go.",
                               choices=QOS_RELIABILITIES, read_only=True)
-    qos_depth: int = _p(2, "Input QoS history depth (keep last; the publisher never waits). "
-                        "2: a large frame can be reassembled while the previous one is "
-                        "taken; the node itself keeps only the newest frame.", range=(1, 100),
-                        read_only=True)
+    qos_depth: int = _p(5, "Input QoS history depth (keep last; a publisher never waits on "
+                        "it). Frames that arrive while the node's executor is held up (a busy "
+                        "CPU) wait here instead of replacing each other; the node itself keeps "
+                        "only the newest frame.", range=(1, 100), read_only=True)
     diagnostics_period_s: float = _p(1.0, "Period of /diagnostics.", range=(0.05, 60.0),
                                      read_only=True)
     autostart: bool = _p(True, "Configure and activate at start-up; false: wait in the "
