@@ -22,13 +22,15 @@ publisher cannot connect.
 The history is keep-last ``depth`` (``qos_depth``, 5 by default) in every mode: a
 reader with a keep-last history never makes a reliable writer wait (the writer's own
 keep-last history drops what was not acknowledged), and the node's callback only
-stores the newest frame, so the camera driver is never held up by inference.  The
-depth is not 1 because a reliable reader then loses frames that the transport
-delivered: measured with Fast DDS's defaults, 1280x720 bgr8 at 30 Hz from a
-keep-last-10 publisher, depth 1 lost 31 of 150 frames, 2 none on a quiet machine;
-on a machine with 7 runnable processes per 2 cores depth 2 lost 3-8 of 300 (the
-executor thread was held up for more than two frame periods), 5 lost 0-4.  The node
-still processes only the newest frame and counts the others as dropped.
+stores the newest frame, so the camera driver is never held up by inference.
+
+The depth is not 1 because a reliable reader then loses frames that the transport
+delivered when the node's executor thread is held up for longer than ``depth`` frame
+periods (a busy CPU).  Measured here (2 cores shared with other jobs, load 7-8),
+1280x720 bgr8 at 30 Hz from a keep-last-10 publisher, Fast DDS defaults: depth 1 lost
+27-31 of 150 frames; depth 2 lost 0 of 150 once, 3-8 of 300 in three runs; depth 5
+lost 0-4 of 300 (``make bench`` has the table).  The node still processes only the
+newest frame and counts the others as dropped.
 """
 
 from __future__ import annotations
