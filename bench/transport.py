@@ -41,22 +41,13 @@ class Observer:
     """The bench side: the node's diagnostics and head_poses (small messages)."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-        from ldl_pose_ros.ros.graph import start_spinner
+        from ldl_pose_ros.ros.graph import node_in_environment, start_spinner
 
-        saved = dict(os.environ)
-        os.environ.update(env)
-        try:
-            self.ctx = rclpy.Context()
-            rclpy.init(context=self.ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
-            self.node = rclpy.create_node("ldl_pose_bench_observer", context=self.ctx)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        self.ctx, self.node = node_in_environment("ldl_pose_bench_observer", env)
         self.lock = threading.Lock()
         self.diag: dict[str, str] = {}
         self.diag_time = 0.0

@@ -45,15 +45,23 @@ NODE = "/ldl_pose_node"
 
 @pytest.fixture(scope="module")
 def node(start_node: Callable[..., Any], tiny_weights: Path, ros_peer: Any) -> Iterator[Any]:
-    proc = start_node("transport", profile=False, remap={"image": IMAGE, "camera_info": INFO},
-                      params={"weights": str(tiny_weights), "device": "cpu", "threads": 1,
-                              "diagnostics_period_s": 0.2, "use_sim_time": True})
-    try:
-        proc.wait_ready(ros_peer.startup_timeout)
-    except RuntimeError as exc:
-        pytest.fail(f"node did not start: {exc}")
+    proc = started(start_node, "transport", IMAGE, INFO, tiny_weights, ros_peer,
+                   use_sim_time=True)
     yield proc
     proc.stop(signal.SIGINT)
+
+
+def started(start_node: Callable[..., Any], name: str, image: str, info: str, weights: Path,
+            peer: Any, **params: Any) -> Any:
+    """A node process without the DDS profile on ``image``/``info``, once it serves."""
+    proc = start_node(name, profile=False, remap={"image": image, "camera_info": info},
+                      params={"weights": str(weights), "device": "cpu", "threads": 1,
+                              "diagnostics_period_s": 0.2, **params})
+    try:
+        proc.wait_ready(peer.startup_timeout)
+    except RuntimeError as exc:
+        pytest.fail(f"node {name} did not start: {exc}")
+    return proc
 
 
 def node_reliability(h: Any) -> Any:
@@ -245,14 +253,8 @@ def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> 
 def slow_twin(start_node: Callable[..., Any], tiny_weights: Path, ros_peer: Any,
               node: Any) -> Iterator[Any]:
     """A second ``/ldl_pose_node`` on ``/twin/...``, 17 detector passes per frame."""
-    twin = start_node("twin", profile=False,
-                      remap={"image": "/twin/image_raw", "camera_info": "/twin/camera_info"},
-                      params={"weights": str(tiny_weights), "device": "cpu", "threads": 1,
-                              "detector_tiles": 4, "diagnostics_period_s": 0.2})
-    try:
-        twin.wait_ready(ros_peer.startup_timeout)
-    except RuntimeError as exc:
-        pytest.fail(f"the second node did not start: {exc}")
+    twin = started(start_node, "twin", "/twin/image_raw", "/twin/camera_info", tiny_weights,
+                   ros_peer, detector_tiles=4)
     yield twin
     twin.stop(signal.SIGINT)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -45,6 +45,27 @@ def wait_until(pred: Callable[[], object], timeout: float, step: float = 0.05) -
             return True
         time.sleep(step)
     return bool(pred())
+
+
+def node_in_environment(name: str, env: Mapping[str, str]) -> tuple[Context, Node]:
+    """``(context, node)``: a node in a new context, its participant made under ``env``.
+
+    ``env`` gives the domain and Fast DDS profile (read when the participant is
+    created); this process's environment is restored afterwards.
+    """
+    import os
+
+    import rclpy
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        ctx = Context()
+        rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
+        return ctx, rclpy.create_node(name, context=ctx)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def start_spinner(node: Node, context: Context | None = None
