@@ -5,7 +5,7 @@
 Subscriptions (relative names; remap them)
     ``image`` (sensor_msgs/Image) or, with ``use_compressed``, ``image/compressed``
     (sensor_msgs/CompressedImage); ``camera_info`` (sensor_msgs/CameraInfo).
-    QoS: keep last ``qos_depth`` (1); reliability ``auto`` by default: reliable while
+    QoS: keep last ``qos_depth`` (5); reliability ``auto`` by default: reliable while
     every publisher of the topic is reliable, else best effort, followed as
     publishers come and go (``ldl_pose_ros.ros.input_qos``); or fixed
     ``best_effort`` / ``reliable``.
@@ -149,9 +149,10 @@ class HeadPoseNode(LifecycleNode):
         try:
             self.estimator = build_estimator(self.params)
         except Exception as exc:  # noqa: BLE001 - any load error: a failed transition
-            return self._failed("configure", exc, "the node stays unconfigured" + (
-                "" if self.params.transport.autostart else
-                " (correct the parameter, then configure again)"))
+            return self._failed("configure", exc, "exiting (autostart)"
+                                if self.params.transport.autostart else
+                                "the node stays unconfigured (correct the parameter, then "
+                                "configure again)")
         if self._diag_timer.timer_period_ns != int(
                 self.params.transport.diagnostics_period_s * 1e9):
             self.destroy_timer(self._diag_timer)
@@ -242,8 +243,14 @@ class HeadPoseNode(LifecycleNode):
             self.stream = None
 
     def _explain_refused_transitions(self) -> None:
-        """Log why a requested transition is not available (e.g. activate before configure)."""
-        service = self._service_change_state
+        """Log why a requested transition is not available (e.g. activate before configure).
+
+        Wraps the callback of rclpy's ``~/change_state`` service (an rclpy attribute, not
+        API: where it is missing, rclpy's own log line stays the only one).
+        """
+        service = getattr(self, "_service_change_state", None)
+        if service is None:
+            return
         handle = service.callback
 
         def change_state(req: Any, resp: Any) -> Any:
