@@ -21,6 +21,11 @@ Arguments (``ros2 launch ldl_pose_ros pose.launch.py --show-args``):
                  A failed transition is logged and leaves the node waiting (``ros2
                  lifecycle set``, or your lifecycle manager).  false (default): the node
                  configures and activates itself (autostart in params_file).
+    cameras      several cameras on one model: ``[front,left]`` (a YAML list); each
+                 camera subscribes to <namespace>/<camera>/image and publishes under
+                 <namespace>/<camera>/, unless image and camera_info name their topics
+                 with ``{camera}`` (``image:=/{camera}/color/image_raw``); not given:
+                 the params_file's value (one camera)
 
 Only arguments given on the command line become node parameters, after params_file, so
 a value in your parameter file is never replaced by an argument's default.  Bad values
@@ -35,6 +40,8 @@ Example::
 
     ros2 launch ldl_pose_ros pose.launch.py image:=/camera/color/image_raw \
         camera_info:=/camera/color/camera_info rviz:=true
+    ros2 launch ldl_pose_ros pose.launch.py cameras:=[front,left] \
+        image:=/{camera}/color/image_raw camera_info:=/{camera}/color/camera_info
 """
 
 from pathlib import Path
@@ -48,9 +55,11 @@ from launch_ros.substitutions import FindPackageShare
 
 from ldl_pose_ros.ros.launch_support import (
     LaunchArgumentError,
+    camera_remappings,
     dds_profile_env,
     exit_with_launch_prefix,
     parameter_overrides,
+    parse_camera_list,
     route_sigterm_to_shutdown,
     rviz_executable,
 )
@@ -58,9 +67,6 @@ from ldl_pose_ros.ros.launch_support import (
 PACKAGE = "ldl_pose_ros"
 EXECUTABLE = "pose_node"
 NODE_NAME = "ldl_pose_node"
-# Hook for a later argument, kept out until the node supports it:
-#  - cameras:=[front,left] needs the multi-camera node; parse the value with
-#    ldl_pose_ros.ros.launch_support.parse_camera_list and add per-camera remaps.
 
 
 def _setup(context):
@@ -77,6 +83,7 @@ def _setup(context):
         overrides = parameter_overrides(
             {n: arg(n) for n in ("device", "use_compressed", "lifecycle")})
         env = dds_profile_env(arg("dds_profile"))
+        cameras = parse_camera_list(arg("cameras"))
     except LaunchArgumentError as exc:
         raise RuntimeError(f"ldl_pose_ros: {exc}") from None
     if not route_sigterm_to_shutdown(context, log.warning):
@@ -84,6 +91,13 @@ def _setup(context):
                  "still ends with the launch process (parent-death signal)")
 
     image = LaunchConfiguration("image")
+    remappings = [("image", image), ("image/compressed", [image, "/compressed"]),
+                  ("camera_info", LaunchConfiguration("camera_info"))]
+    if cameras:
+        overrides["cameras"] = cameras
+        remappings, notes = camera_remappings(cameras, arg("image"), arg("camera_info"))
+        for note in notes:
+            log.info(note)
     node_kwargs = dict(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -93,11 +107,7 @@ def _setup(context):
         emulate_tty=True,
         prefix=[exit_with_launch_prefix(), LaunchConfiguration("launch-prefix", default="")],
         parameters=[params_file] + ([overrides] if overrides else []),
-        remappings=[
-            ("image", image),
-            ("image/compressed", [image, "/compressed"]),
-            ("camera_info", LaunchConfiguration("camera_info")),
-        ],
+        remappings=remappings,
         additional_env=env,
     )
     if arg("lifecycle") == "true":
@@ -172,5 +182,10 @@ def generate_launch_description():
             "lifecycle", default_value="false", choices=["true", "false"],
             description="true: a managed lifecycle node that this launch configures and "
                         "activates; false: the node starts itself."),
+        DeclareLaunchArgument(
+            "cameras", default_value="",
+            description="Cameras served by one node, e.g. [front,left]: topics "
+                        "<camera>/image, <camera>/camera_info (image and camera_info may "
+                        "name them with {camera}). Not given: the params_file's value."),
         OpaqueFunction(function=_setup),
     ])

@@ -108,6 +108,20 @@ def tiny_weights(tiny_checkpoint: Callable[..., Path]) -> Path:
     return tiny_checkpoint()
 
 
+@pytest.fixture()
+def batch_log(estimator: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch sizes that reach the network of the module's ``estimator`` fixture."""
+    calls: list[int] = []
+    original = estimator.runner.predict
+
+    def spy(batch: Any) -> Any:
+        calls.append(len(batch))
+        return original(batch)
+
+    monkeypatch.setattr(estimator.runner, "predict", spy)
+    return calls
+
+
 # -- the node as a process ------------------------------------------------------------------
 
 
@@ -128,10 +142,11 @@ def node_env(profile: bool = True) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def start_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
-    """``start(name, params=..., remap=..., namespace=..., params_file=PARAMS_FILE, profile=True)``.
+    """``start(name, params=..., remap=..., namespace=..., params_file=..., profile=..., env=...)``.
 
     Starts ``python -m ldl_pose_ros.ros.node`` (``NodeProcess``) with its log in a
-    temporary folder; any process still running at the end of the session is killed.
+    temporary folder (``env``: variables added to :func:`node_env`'s); any process
+    still running at the end of the session is killed.
     """
     import signal
 
@@ -141,10 +156,12 @@ def start_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
     def start(name: str, params: dict[str, Any] | None = None,
               remap: dict[str, str] | None = None, namespace: str | None = None,
-              params_file: Path | None = PARAMS_FILE, profile: bool = True) -> NodeProcess:
+              params_file: Path | None = PARAMS_FILE, profile: bool = True,
+              env: dict[str, str] | None = None) -> NodeProcess:
         log = tmp_path_factory.mktemp("node") / f"{name}.log"
         proc = NodeProcess(log, params=params, remap=remap, namespace=namespace,
-                           params_file=params_file, env=node_env(profile), cwd=REPO_ROOT)
+                           params_file=params_file, env={**node_env(profile), **(env or {})},
+                           cwd=REPO_ROOT)
         started.append(proc)
         return proc
 

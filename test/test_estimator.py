@@ -32,20 +32,6 @@ def estimator(tiny_weights):
     est.close()
 
 
-@pytest.fixture()
-def batch_log(estimator, monkeypatch):
-    """Record the batch sizes that reach the network."""
-    calls: list[int] = []
-    original = estimator.runner.predict
-
-    def spy(batch):
-        calls.append(len(batch))
-        return original(batch)
-
-    monkeypatch.setattr(estimator.runner, "predict", spy)
-    return calls
-
-
 def _check_pose(p: FacePrediction) -> None:
     assert isinstance(p, FacePrediction)
     assert np.all(np.isfinite(p.angles)) and np.all(np.abs(p.angles) <= 99)

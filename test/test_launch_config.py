@@ -25,7 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / "launch" / "pose.launch.py"
 ARGS = {"image", "camera_info", "namespace", "device", "use_compressed", "params_file", "rviz",
-        "dds_profile", "lifecycle"}
+        "dds_profile", "lifecycle", "cameras"}
 
 
 def _have(name: str) -> bool:
@@ -139,7 +139,7 @@ def stand_in_launch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     ctx = {"image": "/cam/image", "camera_info": "/cam/info", "namespace": "",
            "params_file": str(REPO / "config" / "pose.yaml"), "device": "",
            "use_compressed": "", "rviz": "false", "dds_profile": str(profile),
-           "lifecycle": "false"}
+           "lifecycle": "false", "cameras": ""}
     LOGGER.lines.clear()
     return declared, setup, ctx
 
@@ -211,7 +211,35 @@ def test_lifecycle_true_makes_a_managed_node_that_launch_configures_and_activate
                                          {"device": "cpu", "autostart": False}]
 
 
+def test_cameras_argument(stand_in_launch: Any) -> None:
+    """cameras:=[front,left]: the parameter, and each camera's remaps from {camera} templates."""
+    declared, setup, ctx = stand_in_launch
+    assert declared["cameras"]["default_value"] == ""
+    (node,) = setup(dict(ctx, cameras="[front, robot/left]", device="cpu",
+                         image="/{camera}/color/image_raw",
+                         camera_info="/{camera}/color/camera_info"))
+    kw = node.kwargs
+    assert kw["parameters"] == [ctx["params_file"], {"device": "cpu",
+                                                     "cameras": ["front", "robot/left"]}]
+    assert dict(kw["remappings"]) == {
+        "front/image": "/front/color/image_raw",
+        "front/image/compressed": "/front/color/image_raw/compressed",
+        "front/camera_info": "/front/color/camera_info",
+        "robot/left/image": "/robot/left/color/image_raw",
+        "robot/left/image/compressed": "/robot/left/color/image_raw/compressed",
+        "robot/left/camera_info": "/robot/left/color/camera_info",
+    }
+    # A plain topic cannot serve every camera: not remapped, and the log says so.
+    LOGGER.lines.clear()
+    (node,) = setup(dict(ctx, cameras="front,left"))
+    assert node.kwargs["remappings"] == []
+    assert node.kwargs["parameters"][1] == {"cameras": ["front", "left"]}
+    assert sum("{camera}" in msg for _, msg in LOGGER.lines) == 2, LOGGER.lines
+
+
 @pytest.mark.parametrize("change,needle", [
+    ({"cameras": "[front, front]"}, "cameras"),
+    ({"cameras": "[robot/left, robot_left]"}, "same face ids"),
     ({"device": "gpu"}, "device"),
     ({"use_compressed": "yes"}, "use_compressed"),
     ({"dds_profile": "/nonexistent/profile.xml"}, "dds_profile"),

@@ -3,15 +3,17 @@
 """One camera of the node: its subscriptions, latest frame, pipeline, publishers and counters.
 
 A :class:`CameraStream` holds everything that is per camera -- the image and
-camera_info subscriptions (relative names, remapped by the user; their reliability
-follows the publishers with ``qos_reliability: auto``,
-:class:`~ldl_pose_ros.ros.input_qos.FollowingSubscription`), the slot with the
-newest frame (latest frame wins: a frame replaced before the worker took it counts
-as dropped), its :class:`~ldl_pose_ros.core.pipeline.FramePipeline` (own camera model
-and tracker; the estimator is the node's), its output publishers and its
-:class:`~ldl_pose_ros.ros.diagnostics.StreamStats`.  The node owns the worker
-(:class:`~ldl_pose_ros.ros.worker.FrameWorker`) that calls :meth:`CameraStream.process`
-and the ``/tf`` broadcaster.
+camera_info subscriptions (relative names, remapped by the user; under the camera's
+namespace when the node serves several; their reliability follows the publishers
+with ``qos_reliability: auto``, :class:`~ldl_pose_ros.ros.input_qos.FollowingSubscription`),
+its :class:`~ldl_pose_ros.core.pipeline.FramePipeline` (own camera model, tracker and
+face id prefix; the estimator is the node's), its output publishers and its
+:class:`~ldl_pose_ros.ros.diagnostics.StreamStats`.  Each frame it receives goes to
+``offer`` (the camera's newest-frame slot, ``core.scheduler.LatestFrames``: a frame
+replaced before the worker took it counts as dropped).  The workers
+(``ldl_pose_ros.ros.multi_camera.CameraGroup``) call :meth:`CameraStream.decode`, run
+the batch and hand the outputs back to :meth:`CameraStream.publish_result`; the node
+owns the ``/tf`` broadcaster.
 
 Lifecycle: publishers and pipeline are made with the stream (configure),
 subscriptions by :meth:`activate` and removed by :meth:`deactivate`;
@@ -20,9 +22,9 @@ subscriptions by :meth:`activate` and removed by :meth:`deactivate`;
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseArray, PoseWithCovarianceStamped
@@ -37,9 +39,15 @@ from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
 from ldl_pose_ros.core.messages import Message, stamp_seconds
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
+from ldl_pose_ros.core.scheduler import DecodedFrame
 from ldl_pose_ros.ros.diagnostics import StreamStats, stamp_latency_ms, stream_status
 from ldl_pose_ros.ros.input_qos import FollowingSubscription
 from ldl_pose_ros.ros.messages import RclpyMessages
+
+#: An image message as subscribed.
+InputMessage: TypeAlias = Image | CompressedImage
+#: A received frame: the message and its arrival time (``time.monotonic``).
+Frame: TypeAlias = tuple[InputMessage, float]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,34 +68,40 @@ class CameraStream:
     """One camera's state and I/O on ``node`` (see the module docstring)."""
 
     def __init__(self, node: Node, estimator: Estimator, params: Params,
-                 tf: TfBroadcaster | None, wake: threading.Condition) -> None:
+                 tf: TfBroadcaster | None, offer: Callable[[Frame], bool],
+                 camera: str = "", id_prefix: str = "") -> None:
         self.node = node
-        self.pipeline = FramePipeline(estimator, params)
+        self.camera = camera  # namespace of its topics, relative to the node's ("": none)
+        self.pipeline = FramePipeline(estimator, params, id_prefix=id_prefix)
         self.stats = StreamStats()
         self.tf = tf
         self.messages = RclpyMessages()
-        self._wake = wake  # notified when a frame arrives (the node's worker waits on it)
-        self._pending: tuple[Image | CompressedImage, float] | None = None
+        self._offer = offer  # the camera's newest-frame slot (the worker takes from it)
         self._warned: set[str] = set()
         self.camera_status = "no camera_info yet: nominal intrinsics"
         t = params.transport
         self.compressed = t.use_compressed
-        self.pub_poses = node.create_publisher(PoseArray, "head_poses", OUTPUT_QOS)
+        self.pub_poses = node.create_publisher(PoseArray, self.topic("head_poses"), OUTPUT_QOS)
         self.pub_primary = node.create_publisher(PoseWithCovarianceStamped,
-                                                 "primary_head_pose", OUTPUT_QOS)
-        self.pub_markers = node.create_publisher(MarkerArray, "markers", OUTPUT_QOS)
+                                                 self.topic("primary_head_pose"), OUTPUT_QOS)
+        self.pub_markers = node.create_publisher(MarkerArray, self.topic("markers"), OUTPUT_QOS)
         self.pub_annotated = node.create_publisher(
-            Image, "image_annotated", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+            Image, self.topic("image_annotated"),
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
         self.sub_image: FollowingSubscription | None = None
         self.sub_info: FollowingSubscription | None = None
         self._first_nominal: float | None = None  # monotonic time of the first such frame
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def topic(self, name: str) -> str:
+        """The relative name of one of the camera's topics (``<camera>/<name>``)."""
+        return f"{self.camera}/{name}" if self.camera else name
+
     @property
     def image_topic(self) -> str:
         """The (relative, remappable) image topic of the stream."""
-        return "image/compressed" if self.compressed else "image"
+        return self.topic("image/compressed" if self.compressed else "image")
 
     def use_estimator(self, estimator: Estimator | None) -> None:
         """The node's estimator, or ``None`` while it is released (inactive: no frames)."""
@@ -100,19 +114,17 @@ class CameraStream:
         self.sub_image = FollowingSubscription(self.node, msg_type, self.image_topic,
                                                self._on_image, t.qos_reliability, t.qos_depth,
                                                on_lost=self.stats.frames_lost)
-        self.sub_info = FollowingSubscription(self.node, CameraInfo, "camera_info",
+        self.sub_info = FollowingSubscription(self.node, CameraInfo, self.topic("camera_info"),
                                               self._on_camera_info, t.qos_reliability,
                                               t.qos_depth)
         self._first_nominal = None
 
     def deactivate(self) -> None:
-        """Unsubscribe and forget a frame not yet processed (call with the worker stopped)."""
+        """Unsubscribe (call with the workers stopped)."""
         for sub in (self.sub_image, self.sub_info):
             if sub is not None:
                 sub.destroy()
         self.sub_image = self.sub_info = None
-        with self._wake:
-            self._pending = None
 
     def destroy(self) -> None:
         """Remove the publishers (after :meth:`deactivate`)."""
@@ -122,11 +134,7 @@ class CameraStream:
     # -- callbacks (executor thread: never block) --------------------------------------
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
-        with self._wake:
-            replaced = self._pending is not None
-            self._pending = (msg, time.monotonic())
-            self._wake.notify()
-        self.stats.frame_received(replaced)
+        self.stats.frame_received(self._offer((msg, time.monotonic())))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -136,39 +144,42 @@ class CameraStream:
 
     # -- worker -----------------------------------------------------------------------------
 
-    def take(self) -> tuple[Image | CompressedImage, float] | None:
-        """The newest frame and its arrival time, if one waits (call with ``wake`` held)."""
-        pending, self._pending = self._pending, None
-        return pending
-
     def bad_input(self, kind: str, message: str) -> None:
         """Count bad input; log it, throttled per kind so one flood cannot hide another."""
         count, log = self.stats.bad_input(kind, message)
         if log:
             self.node.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")
 
-    def process(self, msg: Image | CompressedImage, received: float) -> None:
-        """Decode, run the pipeline, publish; raises ``ImageError`` for bad input."""
+    def decode(self, msg: Image | CompressedImage, received: float) -> DecodedFrame:
+        """The message's pixels (a view of ``msg.data`` for raw images) and stamp.
+
+        The stamp is the header's, or the arrival time (monotonic) when the header has
+        none.  Raises ``ImageError`` for bad input.
+        """
         t0 = time.perf_counter()
-        params = self.pipeline.params
-        max_pixels = int(params.detection.max_image_megapixels * 1e6)
+        max_pixels = int(self.pipeline.params.detection.max_image_megapixels * 1e6)
         if isinstance(msg, CompressedImage):
             image, color = compressed_to_array(msg, max_pixels)
         else:
-            image, color = image_to_array(msg, max_pixels)  # a view of msg.data
+            image, color = image_to_array(msg, max_pixels)
         stamp = stamp_seconds(msg.header.stamp)
-        out = self.pipeline.process(image, color, stamp if stamp > 0 else received,
-                                    (time.perf_counter() - t0) * 1e3)
+        return DecodedFrame(image, color, stamp if stamp > 0 else received,
+                            (time.perf_counter() - t0) * 1e3)
+
+    def publish_result(self, msg: Image | CompressedImage, frame: DecodedFrame,
+                       out: FrameOutputs, started: float) -> None:
+        """Publish one frame's outputs and count it; ``started``: when its work began."""
         self._note_camera(out)
         t_post = time.perf_counter()
-        annotated = self.publish(msg, image, color, out)
+        annotated = self.publish(msg, frame.image, frame.color, out)
         stages = {**out.times.as_dict(), "publish": (time.perf_counter() - t_post) * 1e3}
         latency = None
+        stamp = stamp_seconds(msg.header.stamp)
         if stamp > 0:  # in the clock domain of the stamps: the node's (sim time if used)
             latency, note = stamp_latency_ms(stamp, self.node.get_clock().now().nanoseconds)
             if self.stats.note_clock(note):
                 self.node.get_logger().warning(note)
-        self.stats.frame_processed(len(out.shown), stages, (t_post - t0) * 1e3, latency,
+        self.stats.frame_processed(len(out.shown), stages, (t_post - started) * 1e3, latency,
                                    annotated)
 
     def publish(self, msg: Image | CompressedImage, image: np.ndarray, color: str,
@@ -180,8 +191,9 @@ class CameraStream:
         if o.publish_pose_array:
             sends.append((self.pub_poses, m.pose_array(header, out.shown)))
         if o.publish_markers and out.shown:
+            ns = f"{self.camera}/" if self.camera else ""
             sends.append((self.pub_markers, m.markers(header, out.shown, o.marker_lifetime_s,
-                                                      o.arrow_length_m)))
+                                                      o.arrow_length_m, ns, out.face_ids)))
         if o.publish_covariance and out.primary is not None:
             sends.append((self.pub_primary, m.pose_with_covariance(header, out.primary)))
         annotated = o.publish_annotated and self.pub_annotated.get_subscription_count() > 0

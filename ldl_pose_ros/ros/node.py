@@ -4,7 +4,9 @@
 
 Subscriptions (relative names; remap them)
     ``image`` (sensor_msgs/Image) or, with ``use_compressed``, ``image/compressed``
-    (sensor_msgs/CompressedImage); ``camera_info`` (sensor_msgs/CameraInfo).
+    (sensor_msgs/CompressedImage); ``camera_info`` (sensor_msgs/CameraInfo).  With
+    ``cameras: [front, left]`` the same per camera, under its namespace
+    (``front/image``, ...), and the outputs below too (``front/head_poses``, ...).
     QoS: keep last ``qos_depth`` (5); reliability ``auto`` by default: reliable while
     every publisher of the topic is reliable, else best effort, followed as
     publishers come and go (``ldl_pose_ros.ros.input_qos``); or fixed
@@ -23,7 +25,7 @@ Lifecycle (a ``rclpy.lifecycle`` managed node; services ``~/change_state``,
 ``~/get_state``...)
     configure: the parameters' model and detector are loaded, the outputs made;
     activate: the model is loaded again if deactivate released it, the inputs are
-    subscribed and the worker started; deactivate: worker stopped, inputs removed,
+    subscribed and the workers started; deactivate: workers stopped, inputs removed,
     model and GPU memory released; cleanup: outputs removed, back to unconfigured.
     A failed transition logs why and leaves the node in its previous state (a bad
     ``weights`` path: unconfigured).  With ``autostart`` (the default) the node
@@ -33,16 +35,19 @@ Lifecycle (a ``rclpy.lifecycle`` managed node; services ``~/change_state``,
     while unconfigured.  Diagnostics are published in every state.
 
 Threading: the image callback only stores the newest message (latest frame
-wins; a frame replaced before the worker took it counts as dropped); one worker
-thread (``ldl_pose_ros.ros.worker``) converts, infers, tracks and publishes, so the
-executor never waits on the network.
+wins, per camera; a frame replaced before the worker took it counts as dropped);
+two worker threads (``ldl_pose_ros.ros.multi_camera``) convert and detect, then
+infer (the faces of every camera's newest frame in one network batch), track and
+publish, so the executor never waits on the network.
 
 Layout: this module is wiring.  Parameters come from the core schema
 (``ldl_pose_ros.core.params``, declared by ``ldl_pose_ros.ros.params``); a camera's
 subscriptions, pipeline, publishers and counters are a
-``ldl_pose_ros.ros.camera_stream.CameraStream``; what a frame publishes is computed
-by ``ldl_pose_ros.core.pipeline`` and turned into messages by
-``ldl_pose_ros.ros.messages``; diagnostics are ``ldl_pose_ros.ros.diagnostics``.
+``ldl_pose_ros.ros.camera_stream.CameraStream``; the cameras and the workers are a
+``ldl_pose_ros.ros.multi_camera.CameraGroup``; what a frame publishes is computed
+by ``ldl_pose_ros.core.pipeline`` (batched by ``ldl_pose_ros.core.scheduler``) and
+turned into messages by ``ldl_pose_ros.ros.messages``; diagnostics are
+``ldl_pose_ros.ros.diagnostics``; ROS4HRI is ``ldl_pose_ros.ros.hri``.
 
 SIGINT/SIGTERM: the worker finishes its frame, the node is destroyed, ROS shut
 down and the process ends without the interpreter's slow teardown (well within
@@ -84,11 +89,10 @@ from rclpy.parameter import Parameter
 
 from ldl_pose_ros.core.params import NODE_NAME, SPECS, Params
 from ldl_pose_ros.core.pipeline import build_estimator, set_detection_filters
-from ldl_pose_ros.ros.camera_stream import CameraStream
 from ldl_pose_ros.ros.graph import DuplicateNameWatch
+from ldl_pose_ros.ros.multi_camera import CameraGroup
 from ldl_pose_ros.ros.params import configure_time_refusal, declare_parameters
 from ldl_pose_ros.ros.process import WAITING
-from ldl_pose_ros.ros.worker import FrameWorker
 
 if TYPE_CHECKING:
     from ldl_pose_ros.core.estimator import HeadPoseEstimator
@@ -114,7 +118,7 @@ class HeadPoseNode(LifecycleNode):
         super().__init__(NODE_NAME, **kwargs)
         self.params = Params.from_values(declare_parameters(self))
         self.estimator: HeadPoseEstimator | None = None
-        self.stream: CameraStream | None = None
+        self.cameras: CameraGroup | None = None
         self.failure = ""  # why the last transition failed ('' after a success)
         self.tf = None
         try:
@@ -123,7 +127,6 @@ class HeadPoseNode(LifecycleNode):
             self.tf = TfBroadcaster(self)
         except ImportError as exc:
             self.get_logger().warning(f"TF disabled: {exc}")
-        self.worker = FrameWorker(shutting_down=lambda: not self.context.ok())
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self._make_diag_timer()
         self.namesakes = DuplicateNameWatch(self)
@@ -157,7 +160,7 @@ class HeadPoseNode(LifecycleNode):
                 self.params.transport.diagnostics_period_s * 1e9):
             self.destroy_timer(self._diag_timer)
             self._diag_timer = self._make_diag_timer()
-        self.stream = CameraStream(self, self.estimator, self.params, self.tf, self.worker.wake)
+        self.cameras = CameraGroup(self, self.estimator, self.params, self.tf)
         self.failure = ""
         est = self.estimator
         self.get_logger().info(f"configured: model {est.weights.name} on {est.device} "
@@ -165,28 +168,28 @@ class HeadPoseNode(LifecycleNode):
         return SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load the model again if it was released; subscribe; start the worker."""
-        assert self.stream is not None
+        """Load the model again if it was released; subscribe; start the workers."""
+        assert self.cameras is not None
         if self.estimator is None:
             try:
                 self.estimator = build_estimator(self.params)
             except Exception as exc:  # noqa: BLE001
                 return self._failed("activate", exc, "the node stays inactive")
-        self.stream.use_estimator(self.estimator)
-        self.stream.activate()
-        self.worker.start([self.stream])
+        self.cameras.use_estimator(self.estimator)
+        self.cameras.activate()
         self.failure = ""
         est, p = self.estimator, self.params
-        assert self.stream.sub_image is not None
         self.get_logger().info(
-            f"ready: input {self.stream.sub_image.topic} ({p.transport.qos_reliability}); "
-            f"model {est.weights.name} on {est.device} ({est.backend}), detector "
-            f"{p.detection.detector}, tf via {self.tf.backend if self.tf else 'none'}"
+            f"ready: input {', '.join(self.cameras.input_topics)} "
+            f"({p.transport.qos_reliability}); model {est.weights.name} on {est.device} "
+            f"({est.backend}), detector {p.detection.detector}, tf via "
+            f"{self.tf.backend if self.tf else 'none'}"
+            + (f", ROS4HRI {self.cameras.hri_state}" if p.hri.hri_enabled else "")
         )
         return SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop the worker, unsubscribe, release the model and GPU memory."""
+        """Stop the workers, unsubscribe, release the model and GPU memory."""
         self._stop_serving()
         self._release_model()
         self.get_logger().info("inactive: inputs unsubscribed, model and GPU memory released")
@@ -218,16 +221,15 @@ class HeadPoseNode(LifecycleNode):
         return FAILURE
 
     def _stop_serving(self) -> None:
-        self.worker.stop()
-        if self.stream is not None:
-            self.stream.deactivate()
+        if self.cameras is not None:
+            self.cameras.deactivate()
 
     def _release_model(self) -> None:
         """Close the estimator and drop every reference to it; free cached GPU memory."""
         if self.estimator is None:
             return
-        if self.stream is not None:
-            self.stream.use_estimator(None)
+        if self.cameras is not None:
+            self.cameras.use_estimator(None)
         self.estimator.close()
         self.estimator = None
         gc.collect()
@@ -238,9 +240,9 @@ class HeadPoseNode(LifecycleNode):
     def _release_all(self) -> None:
         self._stop_serving()
         self._release_model()
-        if self.stream is not None:
-            self.stream.destroy()
-            self.stream = None
+        if self.cameras is not None:
+            self.cameras.destroy()
+            self.cameras = None
 
     def _explain_refused_transitions(self) -> None:
         """Log why a requested transition is not available (e.g. activate before configure).
@@ -279,8 +281,8 @@ class HeadPoseNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=refusal)
         try:
             new = Params.from_values(values, self.params)
-            if self.stream is not None:  # builds a new tracker first: nothing half-applied
-                self.stream.pipeline.apply(new)
+            if self.cameras is not None:  # builds a new tracker first: nothing half-applied
+                self.cameras.apply(new)
         except ValueError as exc:  # ParamError, or a component refusing a value
             return SetParametersResult(successful=False, reason=str(exc))
         if self.estimator is not None:
@@ -302,23 +304,26 @@ class HeadPoseNode(LifecycleNode):
         if self.estimator is not None:
             info |= {"device": str(self.estimator.device),
                      "backend": str(self.estimator.backend)}
-        if self.stream is not None:
-            status = self.stream.status(name, state == "active", self.worker.running, info)
+        if self.cameras is not None:
+            statuses = self.cameras.statuses(self.get_fully_qualified_name(),
+                                             state == "active", info)
         else:
-            status = DiagnosticStatus(name=name, level=DiagnosticStatus.OK,
-                                      message=f"{state}: no model loaded (lifecycle)",
-                                      values=[KeyValue(key=k, value=v) for k, v in info.items()])
-        for problem, level in ((self.namesakes.problem, DiagnosticStatus.WARN),
-                               (self.failure, DiagnosticStatus.ERROR)):
-            if problem:
-                status.level = max(status.level, level)
-                status.message = f"{problem}; {status.message}"
-        arr = DiagnosticArray(status=[status])
+            statuses = [DiagnosticStatus(name=name, level=DiagnosticStatus.OK,
+                                         message=f"{state}: no model loaded (lifecycle)",
+                                         values=[KeyValue(key=k, value=v)
+                                                 for k, v in info.items()])]
+        for status in statuses:
+            for problem, level in ((self.namesakes.problem, DiagnosticStatus.WARN),
+                                   (self.failure, DiagnosticStatus.ERROR)):
+                if problem:
+                    status.level = max(status.level, level)
+                    status.message = f"{problem}; {status.message}"
+        arr = DiagnosticArray(status=statuses)
         arr.header.stamp = self.get_clock().now().to_msg()
         self._pub_diag.publish(arr)
 
     def stop(self) -> None:
-        """Stop the worker thread and release the model and detector (process end)."""
+        """Stop the workers and release the model and detector (process end)."""
         self._release_all()
 
     def destroy_node(self) -> None:

@@ -52,11 +52,24 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
 
 
 def declare_parameters(node: Node) -> dict[str, ParamValue]:
-    """Declare every parameter on ``node``; returns their values (overrides applied)."""
+    """Declare every parameter on ``node``; returns their values (overrides applied).
+
+    A string array (``cameras``) is declared by its type (rclpy would take an empty
+    default for a byte array, and rcl reads no type from an empty YAML array) and, when
+    no override sets it, set to its (empty) default, so that ``ros2 param get/dump``
+    find a value.
+    """
     values: dict[str, ParamValue] = {}
     for spec in PARAMETERS:
-        param: Parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
-        values[spec.name] = param.value
+        if spec.type is not tuple:
+            param: Parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
+            values[spec.name] = param.value
+            continue
+        param = node.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY, descriptor(spec))
+        if param.value is None:
+            node.set_parameters([Parameter(spec.name, Parameter.Type.STRING_ARRAY,
+                                           list(spec.default))])  # type: ignore[arg-type]
+        values[spec.name] = tuple(node.get_parameter(spec.name).value)
     return values
 
 
