@@ -180,7 +180,7 @@ def drivers(camera_driver: Callable[[str], Any], harness: Any) -> list[Driver]:
 def test_each_camera_has_its_own_topics_stamps_frames_and_ids(
         harness: Any, multi_node: Any, drivers: list[Driver]) -> None:
     assert "ready: input /cams/front/image_raw, /cams/left/image_raw" in multi_node.output()
-    # The camera list as ros2 param get shows it (a read-only string array).
+    # The camera list as ros2 param get shows it (a string array, fixed while configured).
     from rcl_interfaces.msg import ParameterType
     from rcl_interfaces.srv import DescribeParameters, GetParameters
 
@@ -191,7 +191,8 @@ def test_each_camera_has_its_own_topics_stamps_frames_and_ids(
     describe = harness.node.create_client(DescribeParameters,
                                           "/ldl_pose_node/describe_parameters")
     (desc,) = harness.call(describe, DescribeParameters.Request(names=["cameras"])).descriptors
-    assert desc.read_only and desc.type == ParameterType.PARAMETER_STRING_ARRAY
+    assert desc.type == ParameterType.PARAMETER_STRING_ARRAY
+    assert "unconfigured" in desc.additional_constraints  # fixed while configured
     wait_served(harness, drivers)
     run_cameras(drivers, 1.5)
     ids: dict[str, set[str]] = {}

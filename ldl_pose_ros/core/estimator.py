@@ -366,7 +366,7 @@ class HeadPoseEstimator:
         if close is not None:
             close()
         self.runner.close()
-        self._frame_staging = None
+        self._frame_staging.clear()
 
     def __enter__(self) -> HeadPoseEstimator:
         return self
