@@ -50,6 +50,31 @@ def start_node(log: Path, params: dict[str, Any], env: dict[str, str]) -> NodePr
                        cwd=REPO)
 
 
+def frame_messages(frame_bgr: np.ndarray, frame_id: str = "bench_camera_optical_frame"
+                   ) -> tuple[Any, Any]:
+    """A bgr8 ``sensor_msgs/Image`` of ``frame_bgr`` (data set once) and its CameraInfo.
+
+    Both in ``frame_id``; the camera has a 60 degree horizontal field of view.
+    """
+    from sensor_msgs.msg import CameraInfo, Image
+
+    msg = Image()
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = frame_bgr.shape[:2]
+    msg.encoding = "bgr8"
+    msg.step = int(frame_bgr.shape[1] * 3)
+    msg.data = np.ascontiguousarray(frame_bgr).tobytes()
+    info = CameraInfo()
+    info.header.frame_id = frame_id
+    info.width, info.height = msg.width, msg.height
+    f = 0.5 * msg.width / np.tan(np.radians(30.0))
+    info.k = [f, 0.0, msg.width / 2, 0.0, f, msg.height / 2, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, msg.width / 2, 0.0, 0.0, f, msg.height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.d = [0.0] * 5
+    info.distortion_model = "plumb_bob"
+    return msg, info
+
+
 class Camera:
     """The bench-side ROS node: publishes frames, collects head_poses and diagnostics."""
 
@@ -120,21 +145,7 @@ class Camera:
 
     def make_frame(self, frame_bgr: np.ndarray) -> tuple[Any, Any]:
         """An Image message (data set once) and a matching CameraInfo."""
-        msg = self._Image()
-        msg.header.frame_id = "bench_camera_optical_frame"
-        msg.height, msg.width = frame_bgr.shape[:2]
-        msg.encoding = "bgr8"
-        msg.step = int(frame_bgr.shape[1] * 3)
-        msg.data = np.ascontiguousarray(frame_bgr).tobytes()
-        info = self._CameraInfo()
-        info.header.frame_id = msg.header.frame_id
-        info.width, info.height = msg.width, msg.height
-        f = 0.5 * msg.width / np.tan(np.radians(30.0))
-        info.k = [f, 0.0, msg.width / 2, 0.0, f, msg.height / 2, 0.0, 0.0, 1.0]
-        info.p = [f, 0.0, msg.width / 2, 0.0, 0.0, f, msg.height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-        info.d = [0.0] * 5
-        info.distortion_model = "plumb_bob"
-        return msg, info
+        return frame_messages(frame_bgr)
 
     def _send(self, msg: Any, sent: dict[int, int]) -> None:
         ns = time.time_ns()

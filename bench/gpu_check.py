@@ -13,7 +13,9 @@ Sections, each printed as it finishes and written to ``--out`` (``gpu_check.json
 3. ``node``: end-to-end latency over DDS with ``device:=cuda`` (image stamp -> receipt of
    ``head_poses``; ``bench.dds``), default and paper-setting model, 1/5/20 faces (20 with
    ``detector_tiles:=2``, which finds all of them), at 30 Hz and at the maximum rate.
-4. ``multicamera``: 4 cameras in one node, where the node supports it.
+4. ``multicamera``: 4 cameras at 30 Hz with ``device:=cuda``, one node process serving all
+   of them vs one node process per camera (``bench/multicam.py``): rate and latency per
+   camera, CPU and memory of the node processes (2 cameras when rehearsing).
 5. ``training``: images/s of ``training.train.Trainer`` (data loading, augmentation, AMP
    fp16 step) for ``training/configs/default_model.yaml`` and ``paper_resnet50.yaml`` on
    a generated folder+CSV dataset (the shipped photograph, many boxes).
@@ -234,16 +236,40 @@ def section_node(check: Check, device: str, wdir: Path, out: Path, quick: bool) 
 
 
 def multicamera_reason() -> str | None:
-    """None when the node has multi-camera support (a ``cameras`` parameter)."""
-    try:
-        from ldl_pose_ros.core.params import PARAMETERS
-    except ImportError as exc:
-        return f"the node does not import here ({exc})"
-    if "cameras" not in {p.name for p in PARAMETERS}:
-        return ("the node has no multi-camera support yet (no 'cameras' parameter; issue "
-                "16 part 1): nothing to measure")
-    return ("the node has a 'cameras' parameter but this check has no 4-camera run yet: "
-            "add it to bench/gpu_check.py")
+    """What the multi-camera run lacks here, or None."""
+    from ldl_pose_ros.core.params import SPECS
+
+    if "cameras" not in SPECS:
+        return "the node has no multi-camera support ('cameras' parameter)"
+    return node_reason()
+
+
+def section_multicamera(check: Check, device: str, wdir: Path, out: Path, quick: bool) -> None:
+    from bench.__main__ import bench_frames
+    from bench.dds import dds_env
+    from bench.multicam import compare, run_multicam
+
+    if check.left() < 120:
+        check.skip("multicamera", "time budget used up")
+        return
+    env = dds_env(150 + (os.getpid() + 40) % 80, out / "onnx_cache")
+    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
+    cameras = 2 if check.rehearse else 4
+    duration, warmup = (1.5, 1.0) if quick else (5.0, 2.0)
+    params = {"weights": str(_weights("mobilenetv3_small", wdir)), "device": device,
+              "backend": "auto", "diagnostics_period_s": 0.5,
+              "publish_tf": _have("tf2_msgs") or _have("tf2_ros")}
+    rows = run_multicam(params, env, bench_frames()[1], out, counts=(cameras,),
+                        duration=duration, warmup=warmup, log=check.say)
+    check.results["multicamera"] = [{k: v for k, v in r.items() if k != "per_camera"}
+                                    for r in rows]
+    check.results["multicamera_per_camera"] = [r["per_camera"] for r in rows]
+    summary = compare(rows, cameras)
+    if summary:
+        check.results["multicamera_summary"] = summary
+        check.say(f"multicamera {cameras} cameras, one process / node per camera: CPU "
+                  f"{summary['cpu_ratio']}, per frame {summary['cpu_per_frame_ratio']}, "
+                  f"memory ({summary['memory_measure']}) {summary['memory_ratio']}")
 
 
 def write_dataset(root: Path, samples: int) -> Path:
@@ -322,7 +348,7 @@ def render(check: Check) -> str:
     m = check.results.get("machine", {})
     lines = [f"# GPU check{' (REHEARSAL on CPU: figures mean nothing)' if check.rehearse else ''}",
              "", f"Machine: {json.dumps(m)}", ""]
-    for key in ("network", "onnxruntime", "node", "training"):
+    for key in ("network", "onnxruntime", "node", "multicamera", "training"):
         rows = check.results.get(key)
         if rows:
             cols = list(rows[0])
@@ -363,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             ("network", None, lambda: section_network(check, device, wdir, quick)),
             ("onnxruntime", None, lambda: section_onnxruntime(check, device, wdir, quick)),
             ("node", node_reason(), lambda: section_node(check, device, wdir, args.out, quick)),
-            ("multicamera", multicamera_reason(), None),
+            ("multicamera", multicamera_reason(),
+             lambda: section_multicamera(check, device, wdir, args.out, quick)),
             ("training", None, lambda: section_training(check, device, Path(tmp), quick)),
         ]
         for name, missing, run in sections:

@@ -16,6 +16,16 @@ Arguments (``ros2 launch ldl_pose_ros pose.launch.py --show-args``):
                  shipped one enlarges the shared-memory segment so that frames of ~1 MB
                  and more are not lost (see config/fastdds_large_images.xml).  An exported
                  FASTDDS_/FASTRTPS_DEFAULT_PROFILES_FILE takes precedence.
+    lifecycle    true: start the node as a managed lifecycle node (parameter autostart
+                 false) and drive it here: configure, then activate once it is inactive.
+                 A failed transition is logged and leaves the node waiting (``ros2
+                 lifecycle set``, or your lifecycle manager).  false (default): the node
+                 configures and activates itself (autostart in params_file).
+    cameras      several cameras on one model: ``[front,left]`` (a YAML list); each
+                 camera subscribes to <namespace>/<camera>/image and publishes under
+                 <namespace>/<camera>/, unless image and camera_info name their topics
+                 with ``{camera}`` (``image:=/{camera}/color/image_raw``); not given:
+                 the params_file's value (one camera)
 
 Only arguments given on the command line become node parameters, after params_file, so
 a value in your parameter file is never replaced by an argument's default.  Bad values
@@ -30,6 +40,8 @@ Example::
 
     ros2 launch ldl_pose_ros pose.launch.py image:=/camera/color/image_raw \
         camera_info:=/camera/color/camera_info rviz:=true
+    ros2 launch ldl_pose_ros pose.launch.py cameras:=[front,left] \
+        image:=/{camera}/color/image_raw camera_info:=/{camera}/color/camera_info
 """
 
 from pathlib import Path
@@ -38,14 +50,16 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from ldl_pose_ros.ros.launch_support import (
     LaunchArgumentError,
+    camera_remappings,
     dds_profile_env,
     exit_with_launch_prefix,
     parameter_overrides,
+    parse_camera_list,
     route_sigterm_to_shutdown,
     rviz_executable,
 )
@@ -53,11 +67,6 @@ from ldl_pose_ros.ros.launch_support import (
 PACKAGE = "ldl_pose_ros"
 EXECUTABLE = "pose_node"
 NODE_NAME = "ldl_pose_node"
-# Hooks for later arguments, kept out until the node supports them:
-#  - lifecycle:=true needs a lifecycle node (launch_ros.actions.LifecycleNode plus
-#    ChangeState events for configure/activate); pose_node is a plain node today.
-#  - cameras:=[front,left] needs the multi-camera node; parse the value with
-#    ldl_pose_ros.ros.launch_support.parse_camera_list and add per-camera remaps.
 
 
 def _setup(context):
@@ -71,8 +80,10 @@ def _setup(context):
     try:
         if not Path(params_file).is_file():
             raise LaunchArgumentError(f"params_file:={params_file!r}: no such file")
-        overrides = parameter_overrides({n: arg(n) for n in ("device", "use_compressed")})
+        overrides = parameter_overrides(
+            {n: arg(n) for n in ("device", "use_compressed", "lifecycle")})
         env = dds_profile_env(arg("dds_profile"))
+        cameras = parse_camera_list(arg("cameras"))
     except LaunchArgumentError as exc:
         raise RuntimeError(f"ldl_pose_ros: {exc}") from None
     if not route_sigterm_to_shutdown(context, log.warning):
@@ -80,7 +91,14 @@ def _setup(context):
                  "still ends with the launch process (parent-death signal)")
 
     image = LaunchConfiguration("image")
-    actions = [Node(
+    remappings = [("image", image), ("image/compressed", [image, "/compressed"]),
+                  ("camera_info", LaunchConfiguration("camera_info"))]
+    if cameras:
+        overrides["cameras"] = cameras
+        remappings, notes = camera_remappings(cameras, arg("image"), arg("camera_info"))
+        for note in notes:
+            log.info(note)
+    node_kwargs = dict(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=NODE_NAME,
@@ -89,13 +107,14 @@ def _setup(context):
         emulate_tty=True,
         prefix=[exit_with_launch_prefix(), LaunchConfiguration("launch-prefix", default="")],
         parameters=[params_file] + ([overrides] if overrides else []),
-        remappings=[
-            ("image", image),
-            ("image/compressed", [image, "/compressed"]),
-            ("camera_info", LaunchConfiguration("camera_info")),
-        ],
+        remappings=remappings,
         additional_env=env,
-    )]
+    )
+    if arg("lifecycle") == "true":
+        node = LifecycleNode(**node_kwargs)
+        actions = [node, *_drive_lifecycle(node)]
+    else:
+        actions = [Node(**node_kwargs)]
     if arg("rviz") == "true":
         if rviz_executable() is None:
             log.warning("rviz:=true, but rviz2 is not installed (no lib/rviz2/rviz2 on "
@@ -110,6 +129,26 @@ def _setup(context):
                 output="screen",
             ))
     return actions
+
+
+def _drive_lifecycle(node):
+    """Configure ``node`` now, activate it once it reaches inactive (lifecycle:=true)."""
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch.events import matches_action
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    def change(transition_id):
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                           transition_id=transition_id))
+
+    return [
+        RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
+            entities=[change(Transition.TRANSITION_ACTIVATE)])),
+        change(Transition.TRANSITION_CONFIGURE),
+    ]
 
 
 def generate_launch_description():
@@ -139,5 +178,14 @@ def generate_launch_description():
             "dds_profile",
             default_value=PathJoinSubstitution([share, "config", "fastdds_large_images.xml"]),
             description="Fast DDS XML profile for the node; none = the DDS defaults."),
+        DeclareLaunchArgument(
+            "lifecycle", default_value="false", choices=["true", "false"],
+            description="true: a managed lifecycle node that this launch configures and "
+                        "activates; false: the node starts itself."),
+        DeclareLaunchArgument(
+            "cameras", default_value="",
+            description="Cameras served by one node, e.g. [front,left]: topics "
+                        "<camera>/image, <camera>/camera_info (image and camera_info may "
+                        "name them with {camera}). Not given: the params_file's value."),
         OpaqueFunction(function=_setup),
     ])

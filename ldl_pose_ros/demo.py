@@ -5,8 +5,9 @@
 1. writes the demo recording (``ldl_pose_ros.bag.make_demo``: the shipped photograph
    rotated, scaled, moved and mirrored, with its true head pose) to
    ``OUT/demo_recording``;
-2. starts the node (``python -m ldl_pose_ros.ros.node``, JPEG input) as a process;
-3. replays the recording into it over DDS and records its outputs
+2. starts the node (``python -m ldl_pose_ros.ros.node``, JPEG input, ``use_sim_time``) as
+   a process;
+3. replays the recording into it over DDS with ``/clock`` and records its outputs
    (``ldl_pose_ros.ros.player``) into ``OUT/live_recording``; by default in
    lockstep (each frame waits for the node's answer to the previous one, so no
    frame is dropped and the run is reproducible on a busy machine); ``--realtime``
@@ -157,8 +158,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update({k: env[k] for k in env if k.startswith(("ROS_", "FAST"))})
     os.environ.pop("ROS_LOCALHOST_ONLY", None)
 
+    # The recording's stamps are from the day it was made: the node follows the player's
+    # /clock (sim time), so that its diagnostics measure latency in the recording's time.
     params: dict[str, bool | int | float | str] = {"use_compressed": True,
-                                                   "device": args.device}
+                                                   "device": args.device,
+                                                   "use_sim_time": True}
     if weights:
         params["weights"] = str(Path(weights).resolve())
     node = NodeProcess(out / "node.log", params=params, env=env, remap={
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = play(PlayOptions(bag=recording, rate=args.rate, lockstep=not args.realtime,
                                   record=live, wait_subscribers_s=30.0, delay_s=0.5,
-                                  linger_s=1.0))
+                                  linger_s=1.0, clock_hz=100.0))
     except (RuntimeError, OSError, ValueError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         node.stop()

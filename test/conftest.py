@@ -120,24 +120,45 @@ def tiny_weights(tiny_checkpoint: Callable[..., Path]) -> Path:
     return tiny_checkpoint()
 
 
+@pytest.fixture()
+def batch_log(estimator: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch sizes that reach the network of the module's ``estimator`` fixture."""
+    calls: list[int] = []
+    original = estimator.runner.predict
+
+    def spy(batch: Any) -> Any:
+        calls.append(len(batch))
+        return original(batch)
+
+    monkeypatch.setattr(estimator.runner, "predict", spy)
+    return calls
+
+
 # -- the node as a process ------------------------------------------------------------------
 
 
-def node_env() -> dict[str, str]:
-    """The environment of node processes and peers: this session's domain, the DDS profile."""
-    from ldl_pose_ros.ros.dds import node_environment
+def node_env(profile: bool = True) -> dict[str, str]:
+    """The environment of node processes and peers: this session's domain, the DDS profile.
+
+    Without ``profile``: no profile file (Fast DDS's defaults).
+    """
+    from ldl_pose_ros.ros.dds import PROFILE_VARS, node_environment
 
     env = node_environment(DOMAIN_ID, force_profile=True)
+    if not profile:
+        for var in PROFILE_VARS:
+            env.pop(var, None)
     env["OMP_NUM_THREADS"] = "1"
     return env
 
 
 @pytest.fixture(scope="session")
 def start_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
-    """``start(name, params=..., remap=..., namespace=..., params_file=PARAMS_FILE)``.
+    """``start(name, params=..., remap=..., namespace=..., params_file=..., profile=..., env=...)``.
 
     Starts ``python -m ldl_pose_ros.ros.node`` (``NodeProcess``) with its log in a
-    temporary folder; any process still running at the end of the session is killed.
+    temporary folder (``env``: variables added to :func:`node_env`'s); any process
+    still running at the end of the session is killed.
     """
     import signal
 
@@ -147,10 +168,12 @@ def start_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
     def start(name: str, params: dict[str, Any] | None = None,
               remap: dict[str, str] | None = None, namespace: str | None = None,
-              params_file: Path | None = PARAMS_FILE) -> NodeProcess:
+              params_file: Path | None = PARAMS_FILE, profile: bool = True,
+              env: dict[str, str] | None = None) -> NodeProcess:
         log = tmp_path_factory.mktemp("node") / f"{name}.log"
         proc = NodeProcess(log, params=params, remap=remap, namespace=namespace,
-                           params_file=params_file, env=node_env(), cwd=REPO_ROOT)
+                           params_file=params_file, env={**node_env(profile), **(env or {})},
+                           cwd=REPO_ROOT)
         started.append(proc)
         return proc
 

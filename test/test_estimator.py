@@ -32,20 +32,6 @@ def estimator(tiny_weights):
     est.close()
 
 
-@pytest.fixture()
-def batch_log(estimator, monkeypatch):
-    """Record the batch sizes that reach the network."""
-    calls: list[int] = []
-    original = estimator.runner.predict
-
-    def spy(batch):
-        calls.append(len(batch))
-        return original(batch)
-
-    monkeypatch.setattr(estimator.runner, "predict", spy)
-    return calls
-
-
 def _check_pose(p: FacePrediction) -> None:
     assert isinstance(p, FacePrediction)
     assert np.all(np.isfinite(p.angles)) and np.all(np.abs(p.angles) <= 99)
@@ -298,3 +284,22 @@ def test_annotate(estimator, demo_image_bgr):
         draw_poses(before, poses, ids=[1])
     with pytest.raises(ValueError, match="BGR"):
         draw_poses(before[:, :, 0], poses)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_close_releases_the_network(tiny_weights, demo_image_bgr, backend):
+    """What the node's deactivate/cleanup rely on: nothing of the network stays referenced."""
+    import gc
+    import weakref
+
+    est = HeadPoseEstimator(tiny_weights, device="cpu", backend=backend, detector=None)
+    net = est.runner._model if backend == "torch" else est.runner._session
+    ref = weakref.ref(net)
+    del net
+    est.estimate_boxes(demo_image_bgr, [[176.0, 70.0, 272.0, 172.0]])
+    est.close()
+    gc.collect()
+    assert ref() is None, "the network is still referenced after close()"
+    assert est.runner.closed
+    with pytest.raises(RuntimeError, match="released"):
+        est.estimate_boxes(demo_image_bgr, [[176.0, 70.0, 272.0, 172.0]])

@@ -25,6 +25,7 @@ from ldl_pose_ros.core.geometry import (
     geodesic_deg,
     matrix_to_euler,
     matrix_to_quaternion,
+    pixel_rays,
     project_axes,
     quaternion_to_matrix,
     ray_correction,
@@ -212,6 +213,19 @@ def test_ray_correction() -> None:
         np.testing.assert_allclose(f[:, 0], -ray / np.linalg.norm(ray), atol=1e-12)
     many = ray_rotation(np.array([[320.0, 240], [600, 100]]), k)
     assert many.shape == (2, 3, 3)
+
+
+def test_pixel_rays_solve_the_intrinsics() -> None:
+    """Back substitution by hand (no LAPACK call per frame) equals K^-1 (u, v, 1)."""
+    k = np.array([[510.0, 2.5, 321.0], [0, 495.0, 238.0], [0, 0, 1.0]])  # with skew
+    px = np.array([[0.0, 0.0], [600.0, 100.0], [321.0, 238.0], [-50.0, 900.0]])
+    ref = np.linalg.solve(k, np.c_[px, np.ones(len(px))].T).T
+    np.testing.assert_allclose(pixel_rays(px, k), ref, rtol=1e-12)
+    np.testing.assert_allclose(pixel_rays((600.0, 100.0), k), ref[1], rtol=1e-12)
+    for bad in (np.array([[500.0, 0, 320], [3, 500, 240], [0, 0, 1]]), np.diag([0.0, 1, 1]),
+                np.eye(2)):
+        with pytest.raises(ValueError, match="upper triangular"):
+            pixel_rays((1.0, 2.0), bad)
 
 
 # ------------------------------------------------------- project-owned demo image

@@ -40,7 +40,6 @@ def test_every_cuda_part_skips_with_a_reason(tmp_path: Path) -> None:
         line = next((ln for ln in proc.stdout.splitlines()
                      if ln.startswith(f"SKIP {section}: ")), None)
         assert line and "no CUDA device" in line, (section, proc.stdout)
-    assert "no multi-camera support yet" in proc.stdout
     assert len(result["skipped"]) == len(SECTIONS)
     assert not any(result.get(s) for s in ("network", "onnxruntime", "node", "training"))
     assert (tmp_path / "gpu_check.md").is_file()
@@ -61,4 +60,9 @@ def test_rehearsal_runs_every_section_on_the_cpu(tmp_path: Path) -> None:
         assert {r["input"] for r in node} == {30.0, "max"}
         assert all(r["results"] > 0 and r["latency_ms_median"] > 0 for r in node), node
         assert all(r["faces_published"] == 1 for r in node), node
-    assert [s.split(":")[0] for s in result["skipped"]] == ["SKIP multicamera"]
+        multi = result["multicamera"]
+        assert [(r["mode"], r["cameras"]) for r in multi] == [
+            ("one process", 2), ("node per camera", 2)]
+        assert all(r["processed_hz_min"] > 0 and r["cpu_percent"] > 0 for r in multi), multi
+        assert multi[0]["processes"] == 1 and multi[1]["processes"] == 2
+        assert result["skipped"] == []

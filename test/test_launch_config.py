@@ -25,7 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / "launch" / "pose.launch.py"
 ARGS = {"image", "camera_info", "namespace", "device", "use_compressed", "params_file", "rviz",
-        "dds_profile"}
+        "dds_profile", "lifecycle", "cameras"}
 
 
 def _have(name: str) -> bool:
@@ -50,6 +50,10 @@ class FakeConfig(Rec):
         return context.get(self.args[0], self.kwargs.get("default", ""))
 
 
+class FakeLifecycleNode(Rec):
+    """Stand-in of launch_ros.actions.LifecycleNode."""
+
+
 class FakeLogger:
     def __init__(self) -> None:
         self.lines: list[tuple[str, str]] = []
@@ -68,12 +72,17 @@ def _stub_modules() -> dict[str, types.ModuleType]:
     mods = {}
     for name, attrs in {
         "launch": {"LaunchDescription": Rec},
-        "launch.actions": {"DeclareLaunchArgument": Rec, "OpaqueFunction": Rec},
+        "launch.actions": {"DeclareLaunchArgument": Rec, "OpaqueFunction": Rec,
+                           "EmitEvent": Rec, "RegisterEventHandler": Rec},
+        "launch.events": {"matches_action": lambda action: ("matches", action)},
         "launch.logging": {"get_logger": lambda name: LOGGER},
         "launch.substitutions": {"LaunchConfiguration": FakeConfig,
                                  "PathJoinSubstitution": Rec},
         "launch_ros": {},
-        "launch_ros.actions": {"Node": Rec},
+        "launch_ros.actions": {"Node": Rec, "LifecycleNode": FakeLifecycleNode},
+        "launch_ros.event_handlers": {"OnStateTransition": Rec},
+        "launch_ros.events": {},
+        "launch_ros.events.lifecycle": {"ChangeState": Rec},
         "launch_ros.substitutions": {"FindPackageShare": Rec},
     }.items():
         m = types.ModuleType(name)
@@ -103,7 +112,7 @@ def test_launch_file_parses_and_names_the_package() -> None:
         assert s in strings, s
     imported = {n.module.split(".")[0] for n in ast.walk(tree)
                 if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"launch", "launch_ros", "ldl_pose_ros", "pathlib"}
+    assert imported <= {"launch", "launch_ros", "ldl_pose_ros", "pathlib", "lifecycle_msgs"}
     # The executable is a console script of the package, and the files are installed.
     setup = (REPO / "setup.py").read_text()
     assert re.search(r"pose_node\s*=\s*ldl_pose_ros\.ros\.node:main", setup)
@@ -129,7 +138,8 @@ def stand_in_launch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     profile.write_text("<dds/>")
     ctx = {"image": "/cam/image", "camera_info": "/cam/info", "namespace": "",
            "params_file": str(REPO / "config" / "pose.yaml"), "device": "",
-           "use_compressed": "", "rviz": "false", "dds_profile": str(profile)}
+           "use_compressed": "", "rviz": "false", "dds_profile": str(profile),
+           "lifecycle": "false", "cameras": ""}
     LOGGER.lines.clear()
     return declared, setup, ctx
 
@@ -142,8 +152,11 @@ def test_launch_arguments_and_node_with_stand_ins(stand_in_launch: Any) -> None:
     assert declared["use_compressed"]["default_value"] == ""
     assert declared["use_compressed"]["choices"] == ["", "true", "false"]
     assert declared["rviz"]["default_value"] == "false"
+    assert declared["lifecycle"]["default_value"] == "false"
+    assert declared["lifecycle"]["choices"] == ["true", "false"]
 
     (node,) = setup(ctx)
+    assert type(node) is Rec  # a plain Node action: the node starts itself
     kw = node.kwargs
     assert (kw["package"], kw["executable"], kw["name"]) == (
         "ldl_pose_ros", "pose_node", "ldl_pose_node")
@@ -166,7 +179,67 @@ def test_launch_arguments_and_node_with_stand_ins(stand_in_launch: Any) -> None:
     assert node.kwargs["additional_env"] == {}
 
 
+def test_lifecycle_true_makes_a_managed_node_that_launch_configures_and_activates(
+    stand_in_launch: Any,
+) -> None:
+    pytest.importorskip("lifecycle_msgs")
+    from lifecycle_msgs.msg import Transition
+
+    _, setup, ctx = stand_in_launch
+    node, on_inactive, configure = setup(dict(ctx, lifecycle="true"))
+    assert isinstance(node, FakeLifecycleNode)
+    kw = node.kwargs
+    assert (kw["package"], kw["executable"], kw["name"]) == (
+        "ldl_pose_ros", "pose_node", "ldl_pose_node")
+    # The node waits for the transitions instead of starting itself ...
+    assert kw["parameters"] == [ctx["params_file"], {"autostart": False}]
+    # ... launch asks for configure at once ...
+    event = configure.kwargs["event"]
+    assert event.kwargs["transition_id"] == Transition.TRANSITION_CONFIGURE
+    assert event.kwargs["lifecycle_node_matcher"] == ("matches", node)
+    # ... and for activate when the node has gone from configuring to inactive (not after
+    # a later deactivate: a supervisor that deactivates it is not overruled).
+    (handler,) = on_inactive.args
+    assert handler.kwargs["target_lifecycle_node"] is node
+    assert (handler.kwargs["start_state"], handler.kwargs["goal_state"]) == (
+        "configuring", "inactive")
+    (activate,) = handler.kwargs["entities"]
+    assert activate.kwargs["event"].kwargs["transition_id"] == Transition.TRANSITION_ACTIVATE
+    # Typed device arguments still apply, after the file, with autostart.
+    node, *_ = setup(dict(ctx, lifecycle="true", device="cpu"))
+    assert node.kwargs["parameters"] == [ctx["params_file"],
+                                         {"device": "cpu", "autostart": False}]
+
+
+def test_cameras_argument(stand_in_launch: Any) -> None:
+    """cameras:=[front,left]: the parameter, and each camera's remaps from {camera} templates."""
+    declared, setup, ctx = stand_in_launch
+    assert declared["cameras"]["default_value"] == ""
+    (node,) = setup(dict(ctx, cameras="[front, robot/left]", device="cpu",
+                         image="/{camera}/color/image_raw",
+                         camera_info="/{camera}/color/camera_info"))
+    kw = node.kwargs
+    assert kw["parameters"] == [ctx["params_file"], {"device": "cpu",
+                                                     "cameras": ["front", "robot/left"]}]
+    assert dict(kw["remappings"]) == {
+        "front/image": "/front/color/image_raw",
+        "front/image/compressed": "/front/color/image_raw/compressed",
+        "front/camera_info": "/front/color/camera_info",
+        "robot/left/image": "/robot/left/color/image_raw",
+        "robot/left/image/compressed": "/robot/left/color/image_raw/compressed",
+        "robot/left/camera_info": "/robot/left/color/camera_info",
+    }
+    # A plain topic cannot serve every camera: not remapped, and the log says so.
+    LOGGER.lines.clear()
+    (node,) = setup(dict(ctx, cameras="front,left"))
+    assert node.kwargs["remappings"] == []
+    assert node.kwargs["parameters"][1] == {"cameras": ["front", "left"]}
+    assert sum("{camera}" in msg for _, msg in LOGGER.lines) == 2, LOGGER.lines
+
+
 @pytest.mark.parametrize("change,needle", [
+    ({"cameras": "[front, front]"}, "cameras"),
+    ({"cameras": "[robot/left, robot_left]"}, "same face ids"),
     ({"device": "gpu"}, "device"),
     ({"use_compressed": "yes"}, "use_compressed"),
     ({"dds_profile": "/nonexistent/profile.xml"}, "dds_profile"),

@@ -74,11 +74,19 @@ def confirmed_frame(h: Any, img: np.ndarray) -> tuple[Time, PoseArray]:
 # -- tests ----------------------------------------------------------------------------
 
 
-def test_subscription_qos_is_best_effort_by_default(harness: Any, node: Any) -> None:
-    infos = harness.node.get_subscriptions_info_by_topic("/cam/image_raw")
-    assert infos, "the node's image subscription (remapped) is not visible"
-    assert all(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
+def test_subscription_qos_follows_reliable_publishers_by_default(harness: Any,
+                                                                 node: Any) -> None:
+    """qos_reliability auto: this harness publishes reliable, so the node subscribes reliable."""
+
+    def reliable() -> bool:
+        infos = harness.node.get_subscriptions_info_by_topic("/cam/image_raw")
+        return bool(infos) and all(
+            i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+
+    assert harness.wait_for(reliable, 10.0), node.tail()
     assert "/cam/camera_info" in dict(harness.node.get_topic_names_and_types())
+    assert harness.wait_for(lambda: re.search(
+        r"input /cam/image_raw: (best effort -> )?reliable, keep last 5", node.output()), 5.0)
 
 
 def test_outputs_for_the_demo_image(harness: Any, node: Any) -> None:
@@ -319,6 +327,18 @@ def test_compressed_input_and_reliable_qos(
             lambda: "nominal" in harness.diag("/cmp/ldl_pose_node").get("camera", ""),
             10.0,
         )
+        # ... and, once images have come for 2 s without it, the log too.
+        warning = "no camera_info received on /cmp/camera_info in 2 s of images"
+        harness.send_until(make, lambda s: warning in proc.output(), timeout=20.0)
+        # qos_reliability reliable: a best-effort publisher cannot connect, and it says so.
+        from rclpy.qos import QoSProfile
+
+        best_effort = harness.publisher(
+            "sensor_msgs/msg/CompressedImage", "/cmp/image/compressed",
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        assert harness.wait_for(lambda: "its messages are not received: use qos_reliability "
+                                "auto or best_effort" in proc.output(), 10.0), proc.tail()
+        harness.node.destroy_publisher(best_effort)
     finally:
         code = proc.stop(signal.SIGTERM)
     out = proc.output()

@@ -43,12 +43,25 @@ REFUSED = [
     ({"detector": "yunet"}, "detector_model"),
     ({"detector_model": "/m.onnx"}, "mediapipe"),
     ({"no_such_parameter": 1}, "unknown"),
+    ({"cameras": "front"}, "list of strings"),
+    ({"cameras": ["front", 3]}, "list of strings"),
+    ({"cameras": ["front", "front"]}, "listed twice"),
+    ({"cameras": ["robot/left", "robot_left"]}, "same face ids"),
+    ({"cameras": ["/front"]}, "relative ROS namespace"),
+    ({"cameras": ["2nd"]}, "relative ROS namespace"),
+    ({"cameras": ["a__b"]}, "relative ROS namespace"),
+    ({"hri_enabled": True, "face_frame_prefix": "head_"}, "REP-155"),
+    ({"hri_face_size": 8}, "hri_face_size"),
 ]
 
 
 def test_pose_yaml_is_the_schema_defaults() -> None:
-    params = yaml.safe_load(POSE_YAML.read_text())["/**"]["ros__parameters"]
-    assert set(params) == set(SPECS)
+    text = POSE_YAML.read_text()
+    params = yaml.safe_load(text)["/**"]["ros__parameters"]
+    # An empty string array has no YAML form that rcl reads: it is shown as a comment.
+    arrays = {s.name for s in PARAMETERS if s.type is tuple}
+    assert arrays == {"cameras"} and "# cameras: [" in text
+    assert set(params) == set(SPECS) - arrays
     for name, value in params.items():
         default = SPECS[name].default
         assert type(value) is type(default), (name, value, default)
@@ -59,7 +72,7 @@ def test_pose_yaml_is_the_schema_defaults() -> None:
 
 def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert {s.group for s in PARAMETERS} == set(Params.GROUPS)
-    assert len(SPECS) == len(PARAMETERS) == 41
+    assert len(SPECS) == len(PARAMETERS) == 45
     d = DEFAULTS
     assert d.tracking.confirm_frames == tracking.DEFAULT_CONFIRM_FRAMES
     assert d.tracking.max_misses == tracking.DEFAULT_MAX_MISSES
@@ -69,7 +82,7 @@ def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert d.geometry.face_width_m == placement.DEFAULT_FACE_WIDTH_M
     assert d.geometry.default_hfov_deg == DEFAULT_HFOV_DEG
     for s in PARAMETERS:
-        assert s.description and s.type in (bool, int, float, str), s
+        assert s.description and s.type in (bool, int, float, str, tuple), s
         assert (s.range is None) or s.type in (int, float), s
         s.check(s.default)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -88,6 +101,10 @@ def test_valid_changes_are_applied_by_group() -> None:
     assert (p.detection.detector, p.model.weights) == ("haar", "x.ckpt")
     assert p.values()["confirm_frames"] == 1 and DEFAULTS.tracking.confirm_frames == 2
     assert p.replace() == p
+    m = DEFAULTS.replace(cameras=["front", "robot/left"], hri_enabled=True)
+    assert m.transport.cameras == ("front", "robot/left") and m.hri.hri_enabled
+    assert DEFAULTS.transport.cameras == () and not DEFAULTS.hri.hri_enabled
+    assert m.values()["cameras"] == ("front", "robot/left") and m.replace() == m
 
 
 def test_params_file_sections_and_unknown_names(tmp_path: Path) -> None:
@@ -126,11 +143,18 @@ def test_bag_evaluate_refuses_what_the_node_refuses(
 
 def test_node_descriptors_come_from_the_schema() -> None:
     pytest.importorskip("rclpy")
-    from ldl_pose_ros.ros.params import descriptor
+    from ldl_pose_ros.ros.params import CONFIGURE_TIME, configure_time_refusal, descriptor
 
     for s in PARAMETERS:
         d = descriptor(s)
-        assert (d.name, d.description, d.read_only) == (s.name, s.description, s.read_only)
+        assert (d.name, d.description) == (s.name, s.description)
+        # Schema read-only = fixed while configured: not read-only for the process's life
+        # (a lifecycle node is reconfigured), and describe says when it can change.
+        assert not d.read_only
+        assert (CONFIGURE_TIME in d.additional_constraints) == s.read_only, s.name
+        refusal = configure_time_refusal([s.name], "active")
+        assert (refusal is not None) == s.read_only, s.name
+        assert configure_time_refusal([s.name], "unconfigured") is None
         if s.range is not None and s.type is int:
             r = d.integer_range[0]
             assert (r.from_value, r.to_value) == s.range

@@ -366,7 +366,7 @@ def test_estimator_device_crops_fall_back_to_cpu_crops(ckpt: Path) -> None:
                             preprocess="torch")
     calls: list[int] = []
 
-    def upload(rgb: np.ndarray) -> Any:
+    def upload(rgb: np.ndarray, slot: int = 0) -> Any:
         calls.append(1)
         raise _cuda_oom()
 

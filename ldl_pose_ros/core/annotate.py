@@ -74,14 +74,14 @@ def pose_label(pose: Drawable) -> list[str]:
             f"R {roll:+6.1f} +/-{sr:.1f}"]
 
 
-def marker_label(track_id: int, face: Drawable) -> str:
+def marker_label(face_id: int | str, face: Drawable) -> str:
     """Text of a face's marker: its id, then the angles of the published orientation.
 
     ``yaw``, ``pitch`` and ``roll`` (degrees, ± the predicted std) decompose the
     face frame that ``head_poses`` and ``face_<id>`` carry, in the camera frame.
     """
     (yaw, pitch, roll), (sy, sp, sr) = face.angles, face.stds
-    return (f"face {track_id} (camera frame)\n"
+    return (f"face {face_id} (camera frame)\n"
             f"yaw {yaw:+.1f} +- {sy:.1f}\n"
             f"pitch {pitch:+.1f} +- {sp:.1f}\n"
             f"roll {roll:+.1f} +- {sr:.1f}")
@@ -101,6 +101,7 @@ def draw_poses(
     image_bgr: np.ndarray,
     poses: Sequence[Drawable],
     ids: Sequence[int] | None = None,
+    names: Sequence[str] | None = None,
     copy: bool = True,
     axis_scale: float = 0.6,
     text: bool = True,
@@ -112,6 +113,7 @@ def draw_poses(
         image_bgr: ``(H, W, 3)`` uint8 BGR image.
         poses: faces to draw.
         ids: optional track ids (one per pose), drawn as ``#id`` and used for colours.
+        names: optional face ids drawn instead of the track ids (``#front_3``).
         copy: draw on a copy (default) instead of in place.
         axis_scale: axis length relative to the box width.
         text: draw the angle lines under each box.
@@ -163,7 +165,8 @@ def draw_poses(
         x1, y1, _, y2 = (int(round(v)) for v in boxes[k])
         if ids is not None:
             org = (x1, max(12, y1 - 4))
-            cv2.putText(out, f"#{ids[k]}", org, font, scale, colors[k], thick, cv2.LINE_AA)
+            name = names[k] if names is not None else str(ids[k])
+            cv2.putText(out, f"#{name}", org, font, scale, colors[k], thick, cv2.LINE_AA)
         if text:
             step = int(22 * scale) + 2
             for j, line in enumerate(pose_label(p)):

@@ -11,7 +11,11 @@ the same network input.
 
 Performance: the image is converted once (input views are not copied otherwise),
 crops are written straight into one batch and normalised by a table lookup per
-channel, and the network sees every face in one call.  The default backend
+channel, and the network sees every face in one call.  The two halves are public
+for callers that batch several images (``core.scheduler``, several cameras):
+:meth:`HeadPoseEstimator.detect_frame` (checks, colour, detection) per image, then
+:meth:`HeadPoseEstimator.estimate_detected` with the faces of all of them in one
+network batch.  The default backend
 (``'auto'``) is ONNX Runtime on CPU and fp16 torch on CUDA, where the frame is
 uploaded once through a pinned buffer and cropped on the GPU
 (:func:`ldl_pose_ros.core.crop.crop_faces_torch`).
@@ -23,7 +27,7 @@ import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +82,23 @@ class StageTiming:
         return d
 
 
+@dataclass
+class DetectedFrame:
+    """One image after :meth:`HeadPoseEstimator.detect_frame`, before the network.
+
+    ``rgb``: the checked RGB pixels; ``boxes``: ``(N, 4)`` face boxes (pixels);
+    ``scores`` (None: 1.0 each) and ``landmarks`` (None, or one ``(5, 2)`` array or None
+    per face) are copied into the predictions; ``timing`` has the decode and detect
+    stages filled and receives the others.
+    """
+
+    rgb: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray | None = None
+    landmarks: Sequence[np.ndarray | None] | None = None
+    timing: StageTiming = field(default_factory=StageTiming)
+
+
 def as_boxes(boxes: npt.ArrayLike) -> np.ndarray:
     """Validate face boxes: ``(N, 4)`` finite float64 x1, y1, x2, y2 with x2 > x1, y2 > y1."""
     b = np.asarray(boxes, dtype=np.float64)
@@ -126,6 +147,9 @@ class HeadPoseEstimator:
 
     Thread safety: :meth:`estimate` may be called from one thread at a time per
     instance (``last_timing`` is per instance; the detectors hold their own locks).
+    :meth:`detect_frame` (the detector) and :meth:`estimate_detected` (the network)
+    share no state: one thread may detect the next frame while another runs the
+    network on the previous one.
     """
 
     def __init__(
@@ -166,7 +190,8 @@ class HeadPoseEstimator:
         self._torch_preprocess = preprocess == "torch" or (
             preprocess == "auto" and self.runner.backend == "torch" and self.device != "cpu"
         )
-        self._frame_staging: torch.Tensor | None = None  # pinned buffer, last frame size
+        # Pinned buffers of the last frame size, one per place in a batch (CUDA only).
+        self._frame_staging: dict[int, torch.Tensor] = {}
         if isinstance(detector, str):
             self.detector: FaceDetector | None = create_detector(
                 detector, detector_model, score_threshold, **(detector_options or {})
@@ -214,25 +239,71 @@ class HeadPoseEstimator:
         self, image: np.ndarray, color: str = "bgr", boxes: npt.ArrayLike | None = None
     ) -> tuple[list[FacePrediction], StageTiming]:
         """Like :meth:`estimate`, also returning the per-stage timing (also in ``last_timing``)."""
+        frame = self.detect_frame(image, color, boxes)
+        return self.estimate_detected([frame])[0], frame.timing
+
+    def detect_frame(self, image: np.ndarray, color: str = "bgr",
+                     boxes: npt.ArrayLike | None = None) -> DetectedFrame:
+        """The first half of :meth:`estimate_timed`: checks, colour conversion, detection.
+
+        With ``boxes`` the detector is not run (as :meth:`estimate`).  Raises as
+        :meth:`estimate`.  Hand the result to :meth:`estimate_detected`.
+        """
         timing = StageTiming()
         t0 = time.perf_counter()
         rgb = to_rgb(image, color, self.max_megapixels)
         t1 = time.perf_counter()
         timing.decode_ms = (t1 - t0) * 1e3
-        if boxes is None:
-            dets = self.detect(rgb)
-            timing.detect_ms = (time.perf_counter() - t1) * 1e3
-            if dets:
-                box_arr = np.stack([d.box for d in dets])
-                scores = np.array([d.score for d in dets])
-                landmarks = [d.landmarks for d in dets]
+        if boxes is not None:
+            return DetectedFrame(rgb, as_boxes(boxes), timing=timing)
+        dets = self.detect(rgb)
+        timing.detect_ms = (time.perf_counter() - t1) * 1e3
+        if not dets:
+            return DetectedFrame(rgb, np.zeros((0, 4)), np.zeros(0), timing=timing)
+        return DetectedFrame(rgb, np.stack([d.box for d in dets]),
+                             np.array([d.score for d in dets]), [d.landmarks for d in dets],
+                             timing)
+
+    def estimate_detected(self, frames: Sequence[DetectedFrame]) -> list[list[FacePrediction]]:
+        """The second half: the faces of ALL ``frames`` through the network in one batch.
+
+        Returns each frame's predictions, in its box order.  Each frame's ``timing``
+        gets its own crop and post times and the network time of the whole batch
+        (the wait each frame had); ``last_timing`` is the last frame's.
+        """
+        counts = [len(f.boxes) for f in frames]
+        out: list[list[FacePrediction]] = [[] for _ in frames]
+        for f, n in zip(frames, counts, strict=True):
+            f.timing.faces = n
+        busy = [f for f, n in zip(frames, counts, strict=True) if n]
+        if busy:
+            inputs = self._network_inputs(busy)
+            t1 = time.perf_counter()
+            if isinstance(inputs[0], np.ndarray):
+                batch = inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
+                angles, stds = self.runner.predict(batch)  # every face of every frame at once
             else:
-                box_arr, scores, landmarks = np.zeros((0, 4)), np.zeros(0), None
-        else:
-            box_arr, scores, landmarks = as_boxes(boxes), None, None
-        poses = self._estimate_rgb(rgb, box_arr, scores, landmarks, timing)
-        self.last_timing = timing
-        return poses, timing
+                import torch
+
+                tensor = inputs[0] if len(inputs) == 1 else torch.cat(inputs)
+                angles, stds = self.runner.postprocess(self.runner.probabilities_tensor(tensor))
+            network_ms = (time.perf_counter() - t1) * 1e3
+            start = 0
+            for i, (f, n) in enumerate(zip(frames, counts, strict=True)):
+                if not n:
+                    continue
+                t2 = time.perf_counter()
+                scores = np.ones(n) if f.scores is None else f.scores
+                out[i] = [FacePrediction(f.boxes[j], float(scores[j]), angles[start + j],
+                                         stds[start + j],
+                                         None if f.landmarks is None else f.landmarks[j])
+                          for j in range(n)]
+                start += n
+                f.timing.network_ms = network_ms
+                f.timing.post_ms = (time.perf_counter() - t2) * 1e3
+        if frames:
+            self.last_timing = frames[-1].timing
+        return out
 
     def estimate_boxes(
         self,
@@ -247,19 +318,15 @@ class HeadPoseEstimator:
         For evaluation and bag tools.  ``scores`` (default 1.0) and ``landmarks`` are
         copied into the results.  Timing goes to ``last_timing``.
         """
-        timing = StageTiming()
-        t0 = time.perf_counter()
-        rgb = to_rgb(image, color, self.max_megapixels)
-        timing.decode_ms = (time.perf_counter() - t0) * 1e3
-        b = as_boxes(boxes)
+        frame = self.detect_frame(image, color, boxes)
+        b = frame.boxes
         sc = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         if sc is not None and len(sc) != len(b):
             raise ValueError(f"got {len(sc)} scores for {len(b)} boxes")
         if landmarks is not None and len(landmarks) != len(b):
             raise ValueError(f"got {len(landmarks)} landmark sets for {len(b)} boxes")
-        poses = self._estimate_rgb(rgb, b, sc, landmarks, timing)
-        self.last_timing = timing
-        return poses
+        frame.scores, frame.landmarks = sc, landmarks
+        return self.estimate_detected([frame])[0]
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """Run the detector on an RGB uint8 image and apply the score/size/count filters."""
@@ -294,10 +361,12 @@ class HeadPoseEstimator:
         return self.runner.predict(to_network_input(c, self.config.mean, self.config.std))
 
     def close(self) -> None:
-        """Release the detector's resources."""
+        """Release the detector's resources, the network and its (GPU) buffers."""
         close = getattr(self.detector, "close", None)
         if close is not None:
             close()
+        self.runner.close()
+        self._frame_staging.clear()
 
     def __enter__(self) -> HeadPoseEstimator:
         return self
@@ -307,46 +376,36 @@ class HeadPoseEstimator:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _estimate_rgb(
-        self,
-        rgb: np.ndarray,
-        boxes: np.ndarray,
-        scores: np.ndarray | None,
-        landmarks: Sequence[np.ndarray | None] | None,
-        timing: StageTiming,
-    ) -> list[FacePrediction]:
-        n = len(boxes)
-        timing.faces = n
-        if n == 0:
-            return []
-        t0 = time.perf_counter()
-        cfg = self.config
-        # Crops made on the device; asynchronous on CUDA, so their time shows up in
-        # the network stage, which waits for the results.
-        tensor = self._device_crops(rgb, boxes) if self._torch_preprocess else None
-        if tensor is not None:
-            t1 = time.perf_counter()
-            angles, stds = self.runner.postprocess(self.runner.probabilities_tensor(tensor))
-        else:
-            crops = crop_faces(rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
-            batch = to_network_input(crops, cfg.mean, cfg.std)
-            t1 = time.perf_counter()
-            angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
-        t2 = time.perf_counter()
-        if scores is None:
-            scores = np.ones(n)
-        poses = [
-            FacePrediction(boxes[i], float(scores[i]), angles[i], stds[i],
-                           None if landmarks is None else landmarks[i])
-            for i in range(n)
-        ]
-        t3 = time.perf_counter()
-        timing.crop_ms = (t1 - t0) * 1e3
-        timing.network_ms = (t2 - t1) * 1e3
-        timing.post_ms = (t3 - t2) * 1e3
-        return poses
+    def _network_inputs(self, frames: Sequence[DetectedFrame]
+                        ) -> list[np.ndarray] | list[torch.Tensor]:
+        """Each frame's normalised crops: arrays, or tensors made on the device.
 
-    def _device_crops(self, rgb: np.ndarray, boxes: np.ndarray) -> torch.Tensor | None:
+        Crops made on the device are asynchronous on CUDA, so their time shows up in
+        the network stage, which waits for the results.  After running out of device
+        memory while cropping, every frame is cropped on the CPU (``_device_crops``).
+        """
+        cfg = self.config
+        if self._torch_preprocess:
+            tensors = []
+            for slot, f in enumerate(frames):
+                t0 = time.perf_counter()
+                tensor = self._device_crops(f.rgb, f.boxes, slot)
+                if tensor is None:
+                    break
+                tensors.append(tensor)
+                f.timing.crop_ms = (time.perf_counter() - t0) * 1e3
+            else:
+                return tensors
+        arrays = []
+        for f in frames:
+            t0 = time.perf_counter()
+            crops = crop_faces(f.rgb, f.boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
+            arrays.append(to_network_input(crops, cfg.mean, cfg.std))
+            f.timing.crop_ms = (time.perf_counter() - t0) * 1e3
+        return arrays
+
+    def _device_crops(self, rgb: np.ndarray, boxes: np.ndarray, slot: int = 0
+                      ) -> torch.Tensor | None:
         """Network input made on the device, or None after running out of device memory.
 
         Out of memory (e.g. a huge frame on a full GPU): the crops are made with
@@ -355,7 +414,7 @@ class HeadPoseEstimator:
         """
         cfg = self.config
         try:
-            frame = self._upload(rgb)
+            frame = self._upload(rgb, slot)
             return crop_faces_torch(
                 frame, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y,
                 cfg.mean, cfg.std,
@@ -364,15 +423,18 @@ class HeadPoseEstimator:
             if not is_out_of_memory(exc):
                 raise
             self._torch_preprocess = False
-            self._frame_staging = None
+            self._frame_staging.clear()
             warnings.warn(
                 f"out of memory making face crops on {self.device} ({exc}): cropping on the "
                 "CPU from now on", RuntimeWarning, stacklevel=3,
             )
             return None
 
-    def _upload(self, rgb: np.ndarray) -> torch.Tensor:
-        """The frame as a uint8 tensor on the network's device (pinned staging on CUDA)."""
+    def _upload(self, rgb: np.ndarray, slot: int = 0) -> torch.Tensor:
+        """The frame as a uint8 tensor on the network's device (pinned staging on CUDA).
+
+        ``slot``: the frame's place in its batch; each place has its own staging buffer.
+        """
         import torch
 
         device = self.runner.torch_device
@@ -380,10 +442,11 @@ class HeadPoseEstimator:
             if not rgb.flags.writeable:  # e.g. a view of a message buffer
                 rgb = rgb.copy()
             return torch.from_numpy(np.ascontiguousarray(rgb))
-        staging = self._frame_staging
+        staging = self._frame_staging.get(slot)
         if staging is None or tuple(staging.shape) != rgb.shape:
-            staging = self._frame_staging = torch.empty(rgb.shape, dtype=torch.uint8).pin_memory()
+            staging = torch.empty(rgb.shape, dtype=torch.uint8).pin_memory()
+            self._frame_staging[slot] = staging
         np.copyto(staging.numpy(), rgb)  # the one host copy, into page-locked memory
-        # The next frame overwrites the staging buffer only after this frame's
-        # results were copied back (a synchronising step), so the DMA has finished.
+        # A staging buffer is overwritten only by the next batch, after this batch's
+        # results were copied back (a synchronising step), so its DMA has finished.
         return staging.to(device, non_blocking=True)

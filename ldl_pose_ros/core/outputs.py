@@ -55,7 +55,11 @@ class StageTimes:
 
 @dataclass(frozen=True, eq=False)
 class FrameOutputs:
-    """Everything one frame publishes (see the module docstring)."""
+    """Everything one frame publishes (see the module docstring).
+
+    ``ids``: the public id of each face of ``shown`` (``core.face_ids``), as in its
+    ``face_<id>`` frame; empty when made without ids (the track numbers are used).
+    """
 
     shown: tuple[FaceTrack, ...]
     tracks: tuple[FaceTrack, ...]
@@ -63,6 +67,12 @@ class FrameOutputs:
     primary: PrimaryFace | None
     camera: CameraView
     times: StageTimes
+    ids: tuple[str, ...] = ()
+
+    @property
+    def face_ids(self) -> tuple[str, ...]:
+        """The public id of each face of ``shown``."""
+        return self.ids or tuple(str(t.track_id) for t in self.shown)
 
     def annotated(self, image: np.ndarray, color: str) -> np.ndarray:
         """``image`` (BGR copy) with the published faces drawn: boxes, ids, axes, angles."""
@@ -70,4 +80,4 @@ class FrameOutputs:
         from ldl_pose_ros.core.imaging import to_bgr
 
         return draw_poses(to_bgr(image, color), self.shown,
-                          ids=[t.track_id for t in self.shown])
+                          ids=[t.track_id for t in self.shown], names=self.face_ids)

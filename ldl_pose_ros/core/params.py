@@ -3,7 +3,7 @@
 """The node's parameters, as one ROS-free schema for every door.
 
 :class:`Params` groups them (model, detection, tracking, geometry, output,
-transport); each field carries its description, its range or choices and
+transport, hri); each field carries its description, its range or choices and
 whether it is read-only, and its default is the constant of the core module
 that uses it.  :data:`PARAMETERS` lists them flat, as ROS sees them.
 
@@ -15,8 +15,14 @@ that uses it.  :data:`PARAMETERS` lists them flat, as ROS sees them.
 * ``config/pose.yaml`` is the default set, written out (a test holds it to this
   schema).
 
+``read_only`` parameters configure what the node builds when it is configured (model,
+detector, subscriptions): they change only while the node is unconfigured (lifecycle)
+and take effect at the next configure; a running node refuses them with a reason.
+
 Types are strict, as ROS parameters are: ``face_width_m: 1`` (an integer for a
-double parameter) is refused.
+double parameter) is refused.  ``cameras`` is the one string array; its default is
+empty (rcl's YAML parser gives an empty array no type, so ``config/pose.yaml``
+shows it as a comment; the node declares it by type and sets the empty default).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from ldl_pose_ros.core.detection import (
     DEFAULT_MIN_FACE_SIZE,
     DEFAULT_SCORE_THRESHOLD,
 )
+from ldl_pose_ros.core.face_ids import CameraNameError, check_camera_names
 from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS
 from ldl_pose_ros.core.placement import DEFAULT_FACE_WIDTH_M, DEFAULT_REL_DEPTH_STD
 
@@ -50,9 +57,12 @@ NODE_NAME = "ldl_pose_node"
 FACE_FRAME_PREFIX = "face_"
 GAZE_FRAME_PREFIX = "gaze_"
 NETWORK_BACKENDS = ("auto", "torch", "onnx")
-QOS_RELIABILITIES = ("best_effort", "reliable")
+#: ``auto`` follows the image publishers (``ldl_pose_ros.ros.input_qos``).
+QOS_RELIABILITIES = ("auto", "best_effort", "reliable")
 
-ParamValue = bool | int | float | str
+ParamValue = bool | int | float | str | tuple[str, ...]
+#: REP-155's default size of the cropped and aligned face images (px).
+HRI_FACE_SIZE = 128
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _FRAME_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
@@ -61,7 +71,7 @@ class ParamError(ValueError):
     """A parameter value, or a combination of values, that the node refuses."""
 
 
-_V = TypeVar("_V", bool, int, float, str)
+_V = TypeVar("_V", bool, int, float, str, tuple[str, ...])
 
 
 def _p(default: _V, description: str, *, range: tuple[float, float] | None = None,
@@ -179,15 +189,42 @@ class OutputParams:
 
 @dataclass(frozen=True)
 class TransportParams:
-    """Subscriptions and diagnostics (read-only: the node's topics are made at start-up)."""
+    """Subscriptions, diagnostics and start-up (read-only: fixed while configured)."""
 
     use_compressed: bool = _p(False, "Subscribe to image/compressed instead of image.",
                               read_only=True)
-    qos_reliability: str = _p("best_effort", "Input QoS reliability.",
+    qos_reliability: str = _p("auto", "Input QoS reliability; auto: reliable while every "
+                              "publisher of the topic is reliable, else best effort, "
+                              "followed as publishers come and go.",
                               choices=QOS_RELIABILITIES, read_only=True)
-    qos_depth: int = _p(1, "Input QoS history depth.", range=(1, 100), read_only=True)
+    qos_depth: int = _p(5, "Input QoS history depth (keep last; a publisher never waits on "
+                        "it). Frames that arrive while the node's executor is held up (a busy "
+                        "CPU) wait here instead of replacing each other; the node itself keeps "
+                        "only the newest frame.", range=(1, 100), read_only=True)
     diagnostics_period_s: float = _p(1.0, "Period of /diagnostics.", range=(0.05, 60.0),
                                      read_only=True)
+    autostart: bool = _p(True, "Configure and activate at start-up; false: wait in the "
+                         "unconfigured state for a lifecycle manager (lifecycle:=true).",
+                         read_only=True)
+    cameras: tuple[str, ...] = _p((), "Camera namespaces served by this node with one model "
+                                  "(e.g. [front, left]): each subscribes to <camera>/image and "
+                                  "<camera>/camera_info and publishes under <camera>/; empty = "
+                                  "one camera on image and camera_info.", read_only=True)
+
+
+@dataclass(frozen=True)
+class HriParams:
+    """ROS4HRI (REP-155) outputs: ``/humans/faces/...`` (``ldl_pose_ros.ros.hri``).
+
+    ``hri_enabled`` is fixed while the node is configured (it also gives the face ids a
+    letter prefix, ``core.face_ids``); the image size changes at run time.
+    """
+
+    hri_enabled: bool = _p(False, "Publish ROS4HRI faces (REP-155): /humans/faces/tracked and "
+                           "/humans/faces/<id>/roi, cropped, aligned; needs hri_msgs.",
+                           read_only=True)
+    hri_face_size: int = _p(HRI_FACE_SIZE, "Width and height of the cropped and aligned face "
+                            "images (px).", range=(16, 1024))
 
 
 @dataclass(frozen=True)
@@ -204,7 +241,15 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
 
     def check(self, value: object) -> ParamValue:
-        """``value`` if it has this parameter's type and fits its range or choices."""
+        """``value`` if it has this parameter's type and fits its range or choices.
+
+        A string array may be given as a list; it is returned as a tuple.
+        """
+        if self.type is tuple:
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise ParamError(f"{self.name} must be {_TYPE_NAMES[tuple]}, got "
+                                 f"{type(value).__name__} {value!r}")
+            return tuple(value)
         if not _has_type(value, self.type):
             raise ParamError(f"{self.name} must be {_TYPE_NAMES[self.type]}, got "
                              f"{type(value).__name__} {value!r}")
@@ -222,7 +267,7 @@ class ParamSpec:
 
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a floating-point number "
-               "(write 1.0, not 1)", str: "a string"}
+               "(write 1.0, not 1)", str: "a string", tuple: "a list of strings"}
 
 
 def _has_type(value: object, kind: type) -> bool:
@@ -241,9 +286,10 @@ class Params:
     geometry: GeometryParams = field(default_factory=GeometryParams)
     output: OutputParams = field(default_factory=OutputParams)
     transport: TransportParams = field(default_factory=TransportParams)
+    hri: HriParams = field(default_factory=HriParams)
 
     GROUPS: ClassVar[tuple[str, ...]] = ("model", "detection", "tracking", "geometry",
-                                         "output", "transport")
+                                         "output", "transport", "hri")
 
     def __post_init__(self) -> None:
         _check_all(self.values())
@@ -252,7 +298,8 @@ class Params:
         """All parameters by their ROS name."""
         out: dict[str, ParamValue] = {}
         for group in self.GROUPS:
-            out.update(dataclasses.asdict(getattr(self, group)))
+            g = getattr(self, group)
+            out.update({f.name: getattr(g, f.name) for f in dataclasses.fields(g)})
         return out
 
     @classmethod
@@ -308,6 +355,7 @@ class Params:
 _GROUP_CLASSES: dict[str, type] = {
     "model": ModelParams, "detection": DetectionParams, "tracking": TrackingParams,
     "geometry": GeometryParams, "output": OutputParams, "transport": TransportParams,
+    "hri": HriParams,
 }
 
 
@@ -318,8 +366,9 @@ def _specs() -> tuple[ParamSpec, ...]:
         hints = get_type_hints(cls)
         for f in dataclasses.fields(cls):
             m, default = f.metadata, f.default
-            assert isinstance(default, bool | int | float | str), f.name
-            out.append(ParamSpec(f.name, group, hints[f.name], default, m["description"],
+            assert isinstance(default, bool | int | float | str | tuple), f.name
+            kind = tuple if isinstance(default, tuple) else hints[f.name]
+            out.append(ParamSpec(f.name, group, kind, default, m["description"],
                                  m["read_only"], m["range"], m["choices"]))
     return tuple(out)
 
@@ -340,6 +389,16 @@ def _check_all(values: Mapping[str, ParamValue]) -> None:
         raise ParamError("face_frame_prefix and gaze_frame_prefix must differ")
     if values["detector"] == "mediapipe" and values["detector_model"]:
         raise ParamError("detector mediapipe takes no detector_model (its model ships inside)")
+    cameras = values["cameras"]
+    assert isinstance(cameras, tuple)
+    try:
+        check_camera_names(cameras)
+    except CameraNameError as exc:
+        raise ParamError(f"cameras: {exc}") from None
+    if values["hri_enabled"] and (values["face_frame_prefix"], values["gaze_frame_prefix"]) \
+            != (FACE_FRAME_PREFIX, GAZE_FRAME_PREFIX):
+        raise ParamError(f"hri_enabled needs face_frame_prefix {FACE_FRAME_PREFIX!r} and "
+                         f"gaze_frame_prefix {GAZE_FRAME_PREFIX!r} (REP-155's frame names)")
 
 
 #: Every parameter, in declaration order (groups as in :class:`Params`).

@@ -12,8 +12,9 @@
 4. tracks and smooths them at the stamp (``core.tracking``): :class:`FaceTrack`;
 5. returns :class:`~ldl_pose_ros.core.outputs.FrameOutputs`: the tracks that are
    published (confirmed, or all with ``publish_unconfirmed``) ordered by id, their
-   ``face_<id>`` / ``gaze_<id>`` child frames, the primary face (largest box) with
-   its covariance, the camera used and the stage times.
+   public ids (``core.face_ids``: the track number behind the camera's ``id_prefix``),
+   their ``face_<id>`` / ``gaze_<id>`` child frames, the primary face (largest box)
+   with its covariance, the camera used and the stage times.
 
 The doors only turn these into messages (``ldl_pose_ros.ros.messages`` with rclpy,
 ``ldl_pose_ros.bag.messages`` with the rosbags typestore) and publish or write them.
@@ -21,7 +22,7 @@ The doors only turn these into messages (``ldl_pose_ros.ros.messages`` with rclp
 One pipeline per camera: the estimator may be shared (it is stateless between
 frames); the camera model and the tracker are the camera's own.  A caller that
 batches the network over several cameras can run the estimator itself and hand
-each camera's predictions to :meth:`FramePipeline.finish`.
+each camera's predictions to :meth:`FramePipeline.finish` (``core.scheduler``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from ldl_pose_ros.core import geometry
 from ldl_pose_ros.core.camera import CameraModel
+from ldl_pose_ros.core.face_ids import face_id
 from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.outputs import ChildFrame, FrameOutputs, PrimaryFace, StageTimes
 from ldl_pose_ros.core.params import DEFAULTS, DetectionParams, Params
@@ -110,12 +112,15 @@ class FramePipeline:
 
     :meth:`apply` takes run-time parameter changes from another thread: the
     settings and the tracker are swapped as one reference between frames (a
-    change of a tracking parameter restarts the tracks).
+    change of a tracking parameter restarts the tracks).  ``id_prefix`` is put
+    before the track numbers in the published ids (``core.face_ids``).
     """
 
     def __init__(self, estimator: Estimator, params: Params = DEFAULTS,
-                 tracker: Tracker | None = None, camera: CameraModel | None = None) -> None:
+                 tracker: Tracker | None = None, camera: CameraModel | None = None,
+                 id_prefix: str = "") -> None:
         self.estimator = estimator
+        self.id_prefix = id_prefix
         g = params.geometry
         self.camera = camera or CameraModel(g.use_rectified, g.default_hfov_deg)
         self._state: tuple[Params, Tracker] = (params, tracker or build_tracker(params))
@@ -167,11 +172,11 @@ class FramePipeline:
         tracks = tuple(tracker.update(placed, stamp_s))
         shown = tuple(sorted((t for t in tracks if t.confirmed or out.publish_unconfirmed),
                              key=lambda t: t.track_id))
+        ids = tuple(face_id(self.id_prefix, t.track_id) for t in shown)
         frames: list[ChildFrame] = []
-        for t in shown:
-            frames.append(ChildFrame(f"{out.face_frame_prefix}{t.track_id}", t.position,
-                                     t.rotation))
-            frames.append(ChildFrame(f"{out.gaze_frame_prefix}{t.track_id}", t.position,
+        for t, fid in zip(shown, ids, strict=True):
+            frames.append(ChildFrame(f"{out.face_frame_prefix}{fid}", t.position, t.rotation))
+            frames.append(ChildFrame(f"{out.gaze_frame_prefix}{fid}", t.position,
                                      geometry.gaze_rotation_from_face(t.rotation)))
         primary = None
         if shown:
@@ -182,4 +187,4 @@ class FramePipeline:
         post_ms = (time.perf_counter() - t0) * 1e3
         times = StageTimes(decode_ms + timing.decode_ms, timing.detect_ms, timing.crop_ms,
                            timing.network_ms, timing.post_ms + post_ms)
-        return FrameOutputs(shown, tracks, tuple(frames), primary, view, times)
+        return FrameOutputs(shown, tracks, tuple(frames), primary, view, times, ids)

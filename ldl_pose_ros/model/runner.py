@@ -230,6 +230,8 @@ class PoseNetRunner:
 
         Used by the estimator's on-device preprocessing (crops made on the GPU).
         """
+        if self._model is None and self.backend == "torch":
+            raise RuntimeError(f"the network of {self.weights.name} was released (close())")
         if self._model is None:
             raise RuntimeError("probabilities_tensor needs the torch backend")
         s = self.config.input_size
@@ -241,8 +243,25 @@ class PoseNetRunner:
 
     # -- out-of-memory recovery ---------------------------------------------------------
 
+    def close(self) -> None:
+        """Release the network (session or module), its buffers and cached GPU memory.
+
+        The runner cannot be used afterwards; build a new one.
+        """
+        self._session = None
+        self._model = None
+        self._pinned = None
+        self._release_cached_memory()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` released the network."""
+        return self._session is None and self._model is None
+
     def _infer(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Probabilities for ``x`` in batches of at most ``max_batch``, recovering from OOM."""
+        if self.closed:
+            raise RuntimeError(f"the network of {self.weights.name} was released (close())")
         n = int(x.shape[0])
         step = self.max_batch or n
         if n <= step:

@@ -6,7 +6,14 @@
 read by the diagnostics timer (thread safe).  Per window (one diagnostics period)
 it reports the input and processed rates, the latency (image stamp to publish)
 and the median time of each stage; in total the frames received, processed and
-dropped (latest frame wins), the faces, and bad input by kind.
+dropped (latest frame wins), the frames the middleware reported lost before they
+arrived (best effort), the faces, and bad input by kind.
+
+Latency is measured in the clock domain of the stamps: the node's clock, which
+follows ``/clock`` with ``use_sim_time:=true`` (a recording played with ``--clock``).
+Stamps more than :data:`CLOCK_DOMAIN_TOLERANCE_S` away from that clock (a
+recording played without ``/clock``, a camera with another time base) give no
+latency and a warning that says why (:func:`stamp_latency_ms`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,34 @@ BAD_INPUT_KINDS = ("encoding", "size", "too_large", "decode", "camera_info", "pr
 STAGES = ("decode", "detect", "crop", "network", "post", "publish")
 #: A kind of bad input is logged at most once per this many seconds.
 BAD_INPUT_LOG_PERIOD_S = 5.0
+#: Stamps further than this (s) from the node's clock are not in its clock domain.
+CLOCK_DOMAIN_TOLERANCE_S = 60.0
 _WINDOW = 1000
+
+
+def stamp_latency_ms(stamp_s: float, now_ns: int) -> tuple[float | None, str]:
+    """Latency of a frame stamped ``stamp_s`` at the node's clock time ``now_ns``.
+
+    Returns ``(latency_ms, "")``, or ``(None, why)`` when the stamp and the clock are
+    not in one clock domain.
+    """
+    if now_ns <= 0:
+        return None, ("the node's clock is at 0 (use_sim_time without /clock?): latency "
+                      "not measured")
+    offset = now_ns * 1e-9 - stamp_s
+    if abs(offset) > CLOCK_DOMAIN_TOLERANCE_S:
+        where = "behind" if offset > 0 else "ahead of"
+        return None, (f"image stamps are {_duration(abs(offset))} {where} the node's clock: "
+                      "latency not measured (a recording? play it with /clock, e.g. "
+                      "ros2 bag play --clock, and set use_sim_time:=true)")
+    return offset * 1e3, ""
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 @dataclass
@@ -44,6 +78,8 @@ class Window:
     annotated: int
     bad: dict[str, int]
     last_bad: str
+    lost: int = 0
+    clock_note: str = ""
 
 
 @dataclass
@@ -58,6 +94,8 @@ class StreamStats:
     annotated: int = 0
     bad: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_INPUT_KINDS, 0))
     last_bad: str = ""
+    lost: int = 0
+    _clock_note: str = ""
     _last_logged: dict[str, float] = field(default_factory=dict)
     _latencies: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     _inference: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
@@ -73,6 +111,18 @@ class StreamStats:
             self.received += 1
             self._window_received += 1
             self.dropped += int(replaced_one)
+
+    def frames_lost(self, count: int) -> None:
+        """The middleware reports ``count`` more messages lost before they arrived."""
+        with self.lock:
+            self.lost += max(0, count)
+
+    def note_clock(self, note: str) -> bool:
+        """Why the last frame had no latency ('' if it had one); True when a note begins."""
+        with self.lock:
+            began = bool(note) and not self._clock_note
+            self._clock_note = note
+            return began
 
     def bad_input(self, kind: str, message: str) -> tuple[int, bool]:
         """Count bad input of ``kind``; returns the count and whether to log it now."""
@@ -109,7 +159,7 @@ class StreamStats:
                        list(self._latencies), list(self._inference),
                        {k: list(d) for k, d in self._stages.items()}, self.received,
                        self.processed, self.dropped, self.faces, self.annotated,
-                       dict(self.bad), self.last_bad)
+                       dict(self.bad), self.last_bad, self.lost, self._clock_note)
             self._window_received = self._window_processed = 0
             self._window_start = now
             self._latencies.clear()
@@ -146,12 +196,14 @@ def stream_status(name: str, w: Window, level: bytes, message: str,
         "latency_ms_mean": _stat(w.latencies_ms, "mean"),
         "latency_ms_max": _stat(w.latencies_ms, "max"),
         "latency_ms_median": _stat(w.latencies_ms, "median", ".2f"),
+        "latency_note": w.clock_note,
         "inference_ms_mean": _stat(w.inference_ms, "mean"),
         **{f"stage_ms_{k}": _stat(v, "median", ".3f") for k, v in w.stage_ms.items()},
         "memory_rss_mb": rss_mb(),
         "frames_received": str(w.received),
         "frames_processed": str(w.processed),
         "frames_dropped": str(w.dropped),
+        "frames_lost_in_transport": str(w.lost),
         "faces": str(w.faces),
         "annotated_images": str(w.annotated),
         **info,

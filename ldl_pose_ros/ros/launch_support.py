@@ -14,12 +14,14 @@
   orderly shutdown as ``LaunchService.shutdown()`` (SIGINT to the node, then SIGTERM
   after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout``) instead of launch's
   default, which ends the launch process and leaves its children running.
-- :func:`parse_camera_list`: the value of a ``cameras:=[front,left]`` argument (for the
-  multi-camera node; not declared by the launch file yet).
+- :func:`parse_camera_list`: the value of a ``cameras:=[front,left]`` argument, checked
+  as the node checks its ``cameras`` parameter (``ldl_pose_ros.core.face_ids``), and
+  :func:`camera_remappings`: each camera's inputs from ``image:=/{camera}/...`` templates.
 
-Only the standard library is imported at module level (``ament_index_python`` and
-``launch`` where needed): the launch process is the distribution's ``ros2`` interpreter,
-which need not see this package's venv.
+Only the standard library is imported at module level (``ament_index_python``,
+``launch`` and the standard-library-only ``ldl_pose_ros.core.face_ids`` where needed):
+the launch process is the distribution's ``ros2`` interpreter, which need not see this
+package's venv.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 BOOL_WORDS = {"true": True, "false": False}
 NO_PROFILE = ("", "none")
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
-CAMERA_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+CAMERA_PLACEHOLDER = "{camera}"
 
 
 class LaunchArgumentError(ValueError):
@@ -45,10 +47,12 @@ class LaunchArgumentError(ValueError):
 
 
 def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
-    """Node parameters for the ``device`` and ``use_compressed`` arguments the user typed.
+    """Node parameters for the ``device``, ``use_compressed`` and ``lifecycle`` arguments.
 
     ``typed`` maps argument name to its value; an empty value means "not typed" (the
     arguments' default), and such an argument leaves the parameter to ``params_file``.
+    ``lifecycle`` ``true`` sets ``autostart: false`` (the launch file then drives the
+    transitions); ``false`` leaves ``autostart`` to ``params_file``.
     Raises :class:`LaunchArgumentError` for a value the node would refuse.
     """
     out: dict[str, Any] = {}
@@ -58,6 +62,8 @@ def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
             raise LaunchArgumentError(
                 f"device:={device!r}: expected auto, cpu, cuda or cuda:N")
         out["device"] = device
+    if typed.get("lifecycle", "").strip().lower() == "true":
+        out["autostart"] = False  # the launch file drives the transitions
     compressed = typed.get("use_compressed", "").strip().lower()
     if compressed:
         if compressed not in BOOL_WORDS:
@@ -169,20 +175,44 @@ def _ignore_here(signum: int, frame: Any) -> None:
 def parse_camera_list(value: str) -> list[str]:
     """Camera namespaces from ``cameras:=[front,left]``, ``front,left`` or a YAML list.
 
-    Names are relative ROS namespaces (``front``, ``robot/head``); duplicates and
-    bad names raise :class:`LaunchArgumentError`.  An empty value or ``[]`` is no list.
+    Names are relative ROS namespaces (``front``, ``robot/head``) that give distinct face
+    ids, as the node's ``cameras`` parameter requires (``core.face_ids``); anything else
+    raises :class:`LaunchArgumentError`.  An empty value or ``[]`` is no list.
     """
+    from ldl_pose_ros.core.face_ids import CameraNameError, check_camera_names
+
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     names = [n.strip().strip("'\"").strip() for n in text.replace("\n", ",").split(",")]
     names = [n for n in names if n]
-    seen: set[str] = set()
-    for n in names:
-        if not CAMERA_NAME_RE.match(n):
-            raise LaunchArgumentError(
-                f"cameras: {n!r} is not a relative ROS namespace (letters, digits, _ and /)")
-        if n in seen:
-            raise LaunchArgumentError(f"cameras: {n!r} is listed twice")
-        seen.add(n)
-    return names
+    try:
+        return list(check_camera_names(names))
+    except CameraNameError as exc:
+        raise LaunchArgumentError(f"cameras: {exc}") from None
+
+
+def camera_remappings(cameras: list[str], image: str, camera_info: str
+                      ) -> tuple[list[tuple[str, str]], list[str]]:
+    """Each camera's input remappings, and notes for the log.
+
+    Remapped: ``<camera>/image``, ``<camera>/image/compressed``, ``<camera>/camera_info``.
+    ``image`` and ``camera_info`` are templates: ``{camera}`` becomes each camera's name
+    (``image:=/{camera}/color/image_raw``).  Without ``{camera}`` one topic cannot serve
+    every camera, so it is not remapped (a note says so) and each camera keeps its
+    default topic under the node's namespace.
+    """
+    remaps: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for arg, topic, suffixes in (("image", image, ("image", "image/compressed")),
+                                 ("camera_info", camera_info, ("camera_info",))):
+        if CAMERA_PLACEHOLDER not in topic:
+            notes.append(f"{arg}:={topic} has no {CAMERA_PLACEHOLDER}: each camera uses "
+                         f"<namespace>/<camera>/{arg}")
+            continue
+        for cam in cameras:
+            target = topic.replace(CAMERA_PLACEHOLDER, cam)
+            for suffix in suffixes:
+                extra = suffix[len(arg):]  # "" or "/compressed"
+                remaps.append((f"{cam}/{suffix}", target + extra))
+    return remaps, notes

@@ -70,11 +70,16 @@ class RclpyMessages(MessageBuilder):
         return out
 
     def markers(self, header: Message, tracks: Sequence[FaceTrack], lifetime_s: float,
-                arrow_length_m: float, ns_prefix: str = "") -> MarkerArray:
-        """Gaze arrow and label of every face (ids as marker ids, per namespace)."""
+                arrow_length_m: float, ns_prefix: str = "",
+                face_ids: Sequence[str] | None = None) -> MarkerArray:
+        """Gaze arrow and label of every face (track numbers as marker ids, per namespace).
+
+        ``face_ids``: the public id of each track, shown in its label (default: its number).
+        """
         out = MarkerArray()
         life = _duration(lifetime_s)
-        for t in tracks:
+        names = face_ids if face_ids is not None else [str(t.track_id) for t in tracks]
+        for t, name in zip(tracks, names, strict=True):
             p = t.position
             end = p + arrow_length_m * t.rotation[:, 0]  # face x = line of sight = gaze z
             r, g, b = _PALETTE[int(t.track_id) % len(_PALETTE)]
@@ -87,7 +92,7 @@ class RclpyMessages(MessageBuilder):
             arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.012, 0.025, 0.04
             text = Marker(header=header, ns=f"{ns_prefix}label", id=int(t.track_id),
                           type=Marker.TEXT_VIEW_FACING, action=Marker.ADD, color=color,
-                          lifetime=life, text=marker_label(t.track_id, t))
+                          lifetime=life, text=marker_label(name, t))
             # Above the head: "up" in an optical frame is -y.
             text.pose.position = Point(x=float(p[0]), y=float(p[1]) - 0.15, z=float(p[2]))
             text.pose.orientation = Quaternion(w=1.0)

@@ -3,27 +3,43 @@
 """The node's ROS parameters, declared from the core schema (``ldl_pose_ros.core.params``).
 
 Each :class:`~ldl_pose_ros.core.params.ParamSpec` becomes a declared parameter with
-its default, description, read-only flag and range (``integer_range`` /
-``floating_point_range``) or choices (``additional_constraints``), so ``ros2 param
-describe`` shows them and rclpy refuses out-of-range and wrongly typed values
-before the node's own check (:meth:`Params.from_values`) runs.
+its default, description and range (``integer_range`` / ``floating_point_range``) or
+choices (``additional_constraints``), so ``ros2 param describe`` shows them and rclpy
+refuses out-of-range and wrongly typed values before the node's own check
+(:meth:`Params.from_values`) runs.
+
+The schema's read-only parameters (model, detector, transport) are what the node
+builds when it is configured.  They are not declared ``read_only`` to ROS, which
+would fix them for the life of the process: a lifecycle node is reconfigured by
+cleanup + configure, so they may change while it is unconfigured and the node's
+parameter callback refuses them while it is configured (:func:`configure_time_refusal`).
+``additional_constraints`` says so.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ldl_pose_ros.core.params import PARAMETERS, ParamSpec, ParamValue
+from ldl_pose_ros.core.params import PARAMETERS, SPECS, ParamSpec, ParamValue
+
+#: What ``ros2 param describe`` says of a configure-time (schema read-only) parameter.
+CONFIGURE_TIME = ("changes only while the node is unconfigured (lifecycle); used from the "
+                  "next configure")
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """The ``ParameterDescriptor`` of one parameter."""
-    d = ParameterDescriptor(name=spec.name, description=spec.description,
-                            read_only=spec.read_only)
+    d = ParameterDescriptor(name=spec.name, description=spec.description)
+    constraints = []
     if spec.choices is not None:
-        d.additional_constraints = "one of: " + ", ".join(spec.choices)
+        constraints.append("one of: " + ", ".join(spec.choices))
+    if spec.read_only:
+        constraints.append(CONFIGURE_TIME)
+    d.additional_constraints = "; ".join(constraints)
     if spec.range is not None:
         lo, hi = spec.range
         if spec.type is int:
@@ -36,9 +52,31 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
 
 
 def declare_parameters(node: Node) -> dict[str, ParamValue]:
-    """Declare every parameter on ``node``; returns their values (overrides applied)."""
+    """Declare every parameter on ``node``; returns their values (overrides applied).
+
+    A string array (``cameras``) is declared by its type (rclpy would take an empty
+    default for a byte array, and rcl reads no type from an empty YAML array) and, when
+    no override sets it, set to its (empty) default, so that ``ros2 param get/dump``
+    find a value.
+    """
     values: dict[str, ParamValue] = {}
     for spec in PARAMETERS:
-        param: Parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
-        values[spec.name] = param.value
+        if spec.type is not tuple:
+            param: Parameter = node.declare_parameter(spec.name, spec.default, descriptor(spec))
+            values[spec.name] = param.value
+            continue
+        param = node.declare_parameter(spec.name, Parameter.Type.STRING_ARRAY, descriptor(spec))
+        if param.value is None:
+            node.set_parameters([Parameter(spec.name, Parameter.Type.STRING_ARRAY,
+                                           list(spec.default))])  # type: ignore[arg-type]
+        values[spec.name] = tuple(node.get_parameter(spec.name).value)
     return values
+
+
+def configure_time_refusal(names: Iterable[str], state: str) -> str | None:
+    """Why a change of ``names`` is refused in lifecycle ``state``, or ``None`` if allowed."""
+    fixed = sorted(n for n in names if n in SPECS and SPECS[n].read_only)
+    if not fixed or state == "unconfigured":
+        return None
+    return (f"{', '.join(fixed)} cannot change while the node is {state}: deactivate and "
+            "clean it up (lifecycle), set it, configure again; or restart the node")

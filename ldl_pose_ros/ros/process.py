@@ -22,8 +22,10 @@ from types import TracebackType
 
 from ldl_pose_ros.ros.dds import node_environment
 
-#: The node logs this (with its input, model and detector) once it serves.
+#: The node logs this (with its input, model and detector) once it serves (activated).
 READY = "ready:"
+#: The node logs this when it waits for lifecycle transitions (``autostart: false``).
+WAITING = "unconfigured: waiting for lifecycle transitions"
 MODULE = "ldl_pose_ros.ros.node"
 
 
@@ -107,11 +109,14 @@ class NodeProcess:
         """True while the process lives."""
         return self.proc.poll() is None
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
-        """Seconds until the node's ready line; ``RuntimeError`` if it exits or times out."""
+    def wait_ready(self, timeout: float = 60.0, marker: str = READY) -> float:
+        """Seconds until the node logs ``marker`` (default: its ready line).
+
+        ``RuntimeError`` if it exits or times out first.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if READY in self.output():
+            if marker in self.output():
                 return time.monotonic() - self.started
             if not self.running():
                 raise RuntimeError(f"the node exited ({self.proc.returncode}):\n{self.tail()}")
