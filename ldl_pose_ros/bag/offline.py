@@ -18,6 +18,7 @@ header and logged at the image's log time:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ import numpy as np
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.messages import TypestoreMessages
 from ldl_pose_ros.bag.metrics import PredFace
-from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord, damaged_after
+from ldl_pose_ros.bag.records import CameraInfoUse, EvaluateOptions, FrameRecord, damaged_after
 from ldl_pose_ros.bag.writer import OutputBag
 from ldl_pose_ros.core.camera import IntrinsicsError
 from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
@@ -84,8 +85,17 @@ def pred_faces(out: FrameOutputs) -> list[PredFace]:
 def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
                  info: io.TopicInfo | None, gt_topic: str | None, pipeline: FramePipeline,
                  writer: OutputWriter | None, frames: list[FrameRecord],
-                 progress: Callable[[str], None] | None) -> str | None:
-    """Process every image; returns why it stopped early, or None."""
+                 progress: Callable[[str], None] | None,
+                 camera: CameraInfoUse | None = None,
+                 stop: threading.Event | None = None) -> str | None:
+    """Process every image; returns why it stopped early, or None.
+
+    ``camera`` counts camera_info messages that cannot be used (the previous
+    intrinsics, or the nominal camera, are kept, as in the node) and frames that
+    used the nominal camera; ``stop`` (set by SIGTERM/SIGINT) ends the pass after
+    the current frame, like Ctrl-C.
+    """
+    camera = camera if camera is not None else CameraInfoUse()
     max_pixels = int(opts.params.detection.max_image_megapixels * 1e6)
     topics = [image.name] + ([info.name] if info else []) + ([gt_topic] if gt_topic else [])
     if writer is not None:  # the input's TF (camera mounts, mocap) completes the output's tree
@@ -93,14 +103,17 @@ def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
     t_start = time.monotonic()
     try:
         for m in bag.messages(topics):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             if m.topic != image.name:
                 if writer is not None:
                     writer.bag.write_raw(m.topic, m.msgtype, m.log_time_ns, m.data)
                 if info is not None and m.topic == info.name:
+                    camera.messages += 1
                     try:
                         pipeline.camera.update(io.deserialize(m.data, m.msgtype))
-                    except (IntrinsicsError, io.BagError, ValueError, TypeError):
-                        pass  # keep the previous intrinsics, as the node does
+                    except (IntrinsicsError, io.BagError, ValueError, TypeError) as exc:
+                        camera.refuse(str(exc))  # the previous intrinsics stay, as in the node
                 continue
             if opts.max_frames is not None and len(frames) >= opts.max_frames:
                 break
@@ -129,6 +142,14 @@ def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
                 continue
             rec.processing_ms = (time.perf_counter() - t0) * 1e3
             rec.faces = pred_faces(out)
+            if out.camera.intrinsics.nominal:
+                camera.frames_nominal += 1
+                if out.camera.problem:
+                    camera.refuse(out.camera.problem)
+            if out.refused:
+                rec.faces_refused = out.refused
+                rec.detail = (f"{out.refused} face(s) left out: the network's output was not "
+                              "a finite, normalised distribution")
             if writer is not None:
                 writer.frame(msg, m.log_time_ns, img, color, out)
             if progress is not None and len(frames) % 100 == 0:

@@ -10,9 +10,24 @@ rosbags, rclpy) happen in the handlers.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from ldl_pose_ros.cli.common import EXIT_OK, EXIT_STOPPED, error, note, warn
+from ldl_pose_ros.cli.common import (
+    EXIT_OK,
+    EXIT_STOPPED,
+    allow_legacy_weights,
+    error,
+    note,
+    number_in,
+    warn,
+)
+
+#: Longest wait accepted by the waiting options of ``bag play`` (one week, in seconds).
+MAX_WAIT_S = 7 * 86400.0
 
 _EVALUATE_EPILOG = """\
 ground truth (optional; auto-detected when the bag has exactly one PoseStamped topic):
@@ -48,9 +63,17 @@ outputs in OUT_DIR:
   Angles: degrees, camera-frame angles of the published (ray-corrected, smoothed)
   face frame; net_* are the network's own (weak-perspective) angles.
 
+OUT_DIR: must not hold or lie inside IN_BAG (or REC_BAG).  It keeps a marker
+  (.ldl-pose-output.json) of the files this tool wrote there; a later run replaces
+  or removes only those (no stale plots), and refuses to run when one of the names
+  above is taken by anything else.  Results are written under temporary names and
+  renamed when complete: a failed run leaves the previous results.
+
 exit status:
-  0  done   1  no frame could be processed   2  bad arguments, bag, topics or weights
-  3  stopped early (damaged bag or Ctrl-C): the results up to there are written
+  0  done   1  no frame could be processed
+  2  bad arguments, bag, topics, weights or output folder (checked before the model
+     loads), or a failed write
+  3  stopped early (damaged bag, Ctrl-C or SIGTERM): the results up to there are written
 """
 
 _PLAY_EPILOG = """\
@@ -60,7 +83,10 @@ CameraInfo topic.  With --record, the node's outputs (and the played topics, at 
 time they were published) go into a new MCAP bag; `ldl-pose bag evaluate IN_BAG
 --predictions OUT_BAG` scores it against the ground truth of IN_BAG.
 
-exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
+OUT_BAG must not exist: nothing is replaced (the played bag included).  Numbers must
+be finite (nan, inf and negative waits are refused).
+
+exit status: 0 done, 2 bad arguments, bag or --record path, 3 stopped early (damaged bag)
 """
 
 
@@ -89,11 +115,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr = ev.add_mutually_exclusive_group()
     tr.add_argument("--camera-to-mocap", metavar="x,y,z,qx,qy,qz,qw",
                     help="pose of the ground truth's frame in the camera optical frame")
-    tr.add_argument("--align-frames", type=int, default=0, metavar="N",
-                    help="estimate that transform from the first N frames")
-    ev.add_argument("--gt-max-gap", type=float, default=0.1, metavar="S",
+    tr.add_argument("--align-frames", type=number_in(0, 10**9, integer=True), default=0,
+                    metavar="N", help="estimate that transform from the first N frames")
+    ev.add_argument("--gt-max-gap", type=number_in(0.0, 3600.0), default=0.1, metavar="S",
                     help="interpolate ground truth across gaps up to S seconds (0.1)")
-    ev.add_argument("--match-max-deg", type=float, default=15.0, metavar="DEG",
+    ev.add_argument("--match-max-deg", type=number_in(0.0, 180.0, above=True), default=15.0,
+                    metavar="DEG",
                     help="largest angle between predicted and true face rays for a match (15)")
     ev.add_argument("--predictions", metavar="REC_BAG",
                     help="score this recording of the live node (bag play --record) instead "
@@ -108,7 +135,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
                     help="annotated images in the output bag: /image_annotated/compressed "
                     "JPEG (default), /image_annotated raw bgr8 (0.9 MB per VGA frame), or none")
-    ev.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    ev.add_argument("--max-frames", type=number_in(1, 10**12, integer=True), metavar="N",
+                    help="stop after N frames")
+    ev.add_argument("--allow-legacy-weights", action="store_true",
+                    help="load a checkpoint that has no content digest (written by an older "
+                    "version; damage to it cannot be detected)")
     ev.set_defaults(func=run_evaluate)
 
     pl = sub.add_parser(
@@ -116,7 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Publish a bag's topics at the recorded rate, like `ros2 bag play`.",
         epilog=_PLAY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     pl.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
-    pl.add_argument("--rate", type=float, default=1.0, metavar="R",
+    pl.add_argument("--rate", type=number_in(0.0, 1e6, above=True), default=1.0, metavar="R",
                     help="speed factor (2 = twice as fast; default 1)")
     pl.add_argument("--topics", nargs="+", metavar="T", help="topics to publish")
     pl.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO",
@@ -124,14 +155,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl.add_argument("--loop", action="store_true", help="play again from the start until Ctrl-C")
     pl.add_argument("--qos", choices=("reliable", "best_effort"), default="reliable",
                     help="publisher reliability (default reliable, depth --qos-depth)")
-    pl.add_argument("--qos-depth", type=int, default=10, metavar="N")
-    pl.add_argument("--wait-subscribers", type=float, default=10.0, metavar="S",
+    pl.add_argument("--qos-depth", type=number_in(1, 10_000, integer=True), default=10,
+                    metavar="N")
+    pl.add_argument("--wait-subscribers", type=number_in(0.0, MAX_WAIT_S), default=10.0,
+                    metavar="S",
                     help="wait up to S s for a subscriber on every played topic (0: no wait)")
-    pl.add_argument("--start-offset", type=float, default=0.0, metavar="S",
+    pl.add_argument("--start-offset", type=number_in(0.0, 1e9), default=0.0, metavar="S",
                     help="skip the first S seconds of the bag")
-    pl.add_argument("--delay", type=float, default=0.0, metavar="S",
+    pl.add_argument("--delay", type=number_in(0.0, MAX_WAIT_S), default=0.0, metavar="S",
                     help="wait S s after the subscribers were found before playing")
-    pl.add_argument("--clock", type=float, nargs="?", const=40.0, default=None, metavar="HZ",
+    pl.add_argument("--clock", type=number_in(0.0, 1e4, above=True), nargs="?", const=40.0,
+                    default=None, metavar="HZ",
                     help="publish /clock with the bag's time at HZ (40) for nodes with "
                     "use_sim_time:=true")
     pl.add_argument("--lockstep", action="store_true",
@@ -139,15 +173,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(no frame dropped; later messages shifted by the wait)")
     pl.add_argument("--lockstep-topic", default="/head_poses", metavar="T",
                     help="output topic waited for with --lockstep (/head_poses)")
-    pl.add_argument("--lockstep-timeout", type=float, default=10.0, metavar="S",
+    pl.add_argument("--lockstep-timeout", type=number_in(0.0, MAX_WAIT_S), default=10.0,
+                    metavar="S",
                     help="longest wait per frame with --lockstep (10)")
     pl.add_argument("--record", metavar="OUT_BAG", help="record into this new MCAP bag")
     pl.add_argument("--record-topics", nargs="+", metavar="T",
                     help="topics to record (default: /head_poses /tf /primary_head_pose "
                     "/image_annotated /diagnostics); the played topics are always written")
-    pl.add_argument("--linger", type=float, default=2.0, metavar="S",
+    pl.add_argument("--linger", type=number_in(0.0, MAX_WAIT_S), default=2.0, metavar="S",
                     help="keep recording until no message came for S s after the end (2)")
     pl.set_defaults(func=run_play)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT set the yielded event: ``bag evaluate`` stops after the frame.
+
+    Like Ctrl-C, SIGTERM (``timeout``, systemd, ``kill``) then ends the run with the
+    results so far written and exit status 3; further signals are ignored while they
+    are written.  The previous handlers are restored afterwards.
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if not stop.is_set():
+            note(f"{signal.Signals(signum).name}: stopping after the current frame; "
+                 "writing the results so far")
+        stop.set()
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -155,8 +217,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ldl_pose_ros.bag import io
     from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
     from ldl_pose_ros.bag.groundtruth import GroundTruthError
+    from ldl_pose_ros.core.output_paths import OutputError, describe_os_error
     from ldl_pose_ros.core.params import DEFAULTS, ParamError, Params
 
+    allow_legacy_weights(args.allow_legacy_weights)
     params = DEFAULTS
     if args.params_file:
         try:
@@ -171,10 +235,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         params = params.replace(**{k: v for k, v in overrides.items() if v is not None})
     except ParamError as exc:
         return error(str(exc))
-    if args.align_frames < 0:
-        return error("--align-frames must be >= 0")
-    if args.max_frames is not None and args.max_frames < 1:
-        return error("--max-frames must be >= 1")
     opts = EvaluateOptions(
         bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
@@ -185,10 +245,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
         gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
     )
     try:
-        result = evaluate_bag(opts, progress=note)
+        with _stop_on_signals() as stop:
+            result = evaluate_bag(opts, progress=note, stop=stop)
+    except OutputError as exc:
+        return error(str(exc))
     except (io.BagError, GroundTruthError) as exc:
         return error(str(exc))
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:  # weights, detector
+    except OSError as exc:  # writing the results: a full disk, a quota, a read-only folder
+        return error(f"cannot write to --out {args.out}: {describe_os_error(exc)}"
+                     f"{f' ({exc.filename})' if exc.filename else ''}; earlier results there "
+                     "are unchanged")
+    except (ValueError, ImportError, RuntimeError) as exc:  # weights, detector
         return error(f"{type(exc).__name__}: {exc}")
     for w in result.warnings:
         warn(w)
@@ -232,6 +299,7 @@ def _interrupt_on_sigterm() -> None:
 def run_play(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag play`` (the player needs rclpy)."""
     from ldl_pose_ros.bag.io import BagError
+    from ldl_pose_ros.core.output_paths import OutputError
 
     try:
         from ldl_pose_ros.ros import player
@@ -254,7 +322,7 @@ def run_play(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         note("interrupted")
         return EXIT_OK
-    except (BagError, ValueError) as exc:
+    except (BagError, ValueError, OutputError) as exc:
         return error(str(exc))
     for w in result.warnings:
         warn(w)

@@ -164,6 +164,25 @@ def check_folder_target(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
+def check_new_target(path: str | os.PathLike[str], what: str) -> Path:
+    """Check that a new output (a bag folder) can be created at ``path``: it must not exist.
+
+    Like ``ros2 bag record -o``, nothing that exists is replaced: an existing bag,
+    the bag being played, any file.  Raises :class:`OutputError`.
+    """
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        raise OutputError(f"{what} {p} exists: choose a new name (nothing is overwritten)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists():
+        if not parent.is_dir():
+            raise OutputError(f"{what} {p}: {parent} is not a folder")
+        _probe_writable(parent, f"{what} {p}")
+    else:
+        _check_creatable(parent, what)
+    return p
+
+
 @contextlib.contextmanager
 def atomic_text(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     """A text file beside ``path``, renamed to ``path`` when the block succeeds.
@@ -237,6 +256,7 @@ class OwnedFolder:
         self.what = what
         self.entries: dict[str, dict[str, int]] = {}  # name -> {relative file: size}
         self.temps: set[str] = set()
+        self.claimed: set[str] = set()  # free names announced before a writer creates them
         self.written: set[str] = set()
         self._read_marker()
 
@@ -257,7 +277,7 @@ class OwnedFolder:
             return  # unreadable: nothing is proven ours
         if not isinstance(data, dict) or data.get("format") != _MARKER_FORMAT:
             return
-        entries, temps = data.get("entries"), data.get("temps")
+        entries, temps, claimed = data.get("entries"), data.get("temps"), data.get("claimed")
         if isinstance(entries, dict):
             for name, files in entries.items():
                 if _plain_name(name) and isinstance(files, dict) and all(
@@ -266,10 +286,12 @@ class OwnedFolder:
         if isinstance(temps, list):
             self.temps = {t for t in temps if isinstance(t, str) and _plain_name(t)
                           and t.startswith(TEMP_PREFIX)}
+        if isinstance(claimed, list):
+            self.claimed = {c for c in claimed if isinstance(c, str) and _plain_name(c)}
 
     def _write_marker(self) -> None:
         data = {"format": _MARKER_FORMAT, "tool": self.tool, "entries": self.entries,
-                "temps": sorted(self.temps)}
+                "temps": sorted(self.temps), "claimed": sorted(self.claimed)}
         tmp = self.folder / f"{MARKER}.{secrets.token_hex(4)}.tmp"
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.marker)
@@ -279,6 +301,8 @@ class OwnedFolder:
     def owns(self, name: str) -> bool:
         """True when the entry ``name`` is exactly what the marker says this tool wrote."""
         path = self.folder / name
+        if name in self.claimed:  # it was free when claimed: whatever is there is ours
+            return not path.is_symlink()
         recorded = self.entries.get(name)
         if recorded is None or not path.exists() or path.is_symlink():
             return False
@@ -315,6 +339,36 @@ class OwnedFolder:
         self._write_marker()
         return self.folder / tmp
 
+    def claim(self, name: str) -> Path:
+        """Announce that another writer of this tool will create ``name`` (which is free).
+
+        Recorded in the marker before it exists, so a run killed while writing it
+        can still be cleaned up by the next one; :meth:`record` it when complete.
+        """
+        path = self.folder / name
+        if (path.exists() or path.is_symlink()) and not self.owns(name):
+            raise OutputError(f"{self.what} {self.folder}: {name} exists and was not written "
+                              f"by {self.tool}")
+        self.claimed.add(name)
+        self._write_marker()
+        return path
+
+    def record(self, name: str) -> None:
+        """Record the entry ``name`` this tool has just written (see :meth:`claim`)."""
+        path = self.folder / name
+        tree = _tree(path) if path.exists() and not path.is_symlink() else None
+        if tree is not None:
+            self.entries[name] = tree
+            self.written.add(name)
+        self.claimed.discard(name)
+        self._write_marker()
+
+    def temp_dir(self) -> Path:
+        """A fresh temporary folder in the output folder (recorded in the marker first)."""
+        path = self.temp_path("work")
+        path.mkdir()
+        return path
+
     def commit(self, tmp: Path, name: str) -> Path:
         """Move the complete result ``tmp`` (from :meth:`temp_path`) to ``name``."""
         target = self.folder / name
@@ -350,13 +404,14 @@ class OwnedFolder:
         """
         keep = set(keep) | self.written
         removed = []
-        for name in sorted(set(self.entries) - keep):
-            if self.owns(name):
+        for name in sorted((set(self.entries) | self.claimed) - keep):
+            if self.owns(name) and (self.folder / name).exists():
                 with contextlib.suppress(OSError):
                     _remove(self.folder / name)
                     removed.append(name)
             if not (self.folder / name).exists():
-                del self.entries[name]
+                self.entries.pop(name, None)
+                self.claimed.discard(name)
         self._write_marker()
         return removed
 
