@@ -55,6 +55,8 @@ FORMAT_VERSION = 1
 MAX_CHECKPOINT_BYTES = 1 << 30
 #: Environment variable that lets checkpoints without a digest load (``1``).
 LEGACY_ENV = "LDL_POSE_ALLOW_LEGACY_WEIGHTS"
+#: Most records in a checkpoint archive (one per tensor and a few more).
+MAX_RECORDS = 100_000
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -170,6 +172,32 @@ def _describe_unreadable(p: Path, head: bytes, exc: BaseException | None) -> str
     return f"{lead} (truncated or corrupt archive): {name}{': ' + first if first else ''}"
 
 
+def _check_archive(p: Path, size: int) -> None:
+    """Refuse a zip whose records are compressed or claim more bytes than the file has.
+
+    ``torch.save`` stores every record uncompressed; a compressed record could
+    expand without bound (a zip bomb) and cannot be memory-mapped.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {p} (truncated or corrupt archive: "
+                              f"{exc})") from None
+    if len(infos) > MAX_RECORDS:
+        raise CheckpointError(f"cannot read checkpoint {p}: {len(infos)} records")
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"cannot read checkpoint {p}: record {info.filename} is "
+                                  "compressed (torch stores them uncompressed; a compressed "
+                                  "record could expand without bound)")
+        if info.file_size > size:
+            raise CheckpointError(f"cannot read checkpoint {p}: record {info.filename} claims "
+                                  f"{info.file_size} bytes in a file of {size}")
+
+
 def legacy_allowed() -> bool:
     """True when ``$LDL_POSE_ALLOW_LEGACY_WEIGHTS`` is ``1``: checkpoints without a digest load."""
     return os.environ.get(LEGACY_ENV, "") == "1"
@@ -207,6 +235,7 @@ def read_checkpoint(path: str | Path, allow_legacy: bool | None = None) -> dict[
         head = f.read(256)
     if not head.startswith(_ZIP_MAGIC):
         raise CheckpointError(_describe_unreadable(p, head, None))
+    _check_archive(p, size)
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, Unpickling...

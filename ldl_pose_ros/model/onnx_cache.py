@@ -250,7 +250,11 @@ def verify_session(session: onnxruntime.InferenceSession, model: nn.Module, cfg:
 
     Returns None when every angle and spread agrees within ``tol_deg``, else why not.
     """
-    from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
+    from ldl_pose_ros.model.distribution import (
+        bin_centers_np,
+        expectation_and_std_np,
+        valid_distributions_np,
+    )
 
     s = cfg.input_size
     x = np.random.default_rng(20260301).standard_normal((2, 3, s, s)).astype(np.float32)
@@ -262,10 +266,15 @@ def verify_session(session: onnxruntime.InferenceSession, model: nn.Module, cfg:
         return f"it does not run ({type(exc).__name__})"
     if got.shape != ref.shape:
         return f"its output has shape {got.shape}, expected {ref.shape}"
-    if not np.all(np.isfinite(got)):
-        return "its output is not finite"
+    ok_ref, ok_got = valid_distributions_np(ref), valid_distributions_np(got)
+    if not np.array_equal(ok_ref, ok_got):
+        return ("its output is a valid distribution where the network's is not, or the "
+                "other way round")
+    if not ok_ref.any():
+        return None  # the network itself gives no distribution: refused at run time
     centers = bin_centers_np(cfg)
-    (a_ref, s_ref), (a_got, s_got) = (expectation_and_std_np(p, centers) for p in (ref, got))
+    (a_ref, s_ref), (a_got, s_got) = (expectation_and_std_np(p[ok_ref], centers)
+                                      for p in (ref, got))
     diff = float(max(np.max(np.abs(a_ref - a_got)), np.max(np.abs(s_ref - s_got))))
     if not diff <= tol_deg:
         return f"its angles differ from the checkpoint's network by {diff:.3g} deg"
