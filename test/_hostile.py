@@ -110,3 +110,24 @@ def nan_checkpoint(path: Path) -> Path:
     with torch.no_grad():
         bn.running_var.fill_(-1.0)
     return save_checkpoint(path, net.eval(), cfg)
+
+
+def rewrite_bag(src: Path, dst: Path, change: Callable[[str, int, object], object | None]
+                ) -> Path:
+    """Copy bag ``src`` to a new MCAP bag ``dst``, passing each message through ``change``.
+
+    ``change(topic, index_on_topic, msg)`` returns the message to write (modified in
+    place or new) or None to drop it.
+    """
+    from ldl_pose_ros.bag import io
+    from ldl_pose_ros.bag.writer import OutputBag
+
+    counts: dict[str, int] = {}
+    with io.BagReader(src) as bag, OutputBag(dst) as out:
+        for m in bag.messages(list(bag.topics)):
+            k = counts.get(m.topic, 0)
+            counts[m.topic] = k + 1
+            msg = change(m.topic, k, io.deserialize(m.data, m.msgtype))
+            if msg is not None:
+                out.write(m.topic, msg, m.log_time_ns)
+    return dst
