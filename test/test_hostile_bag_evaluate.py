@@ -33,6 +33,7 @@ import pytest
 pytest.importorskip("rosbags")
 
 from _hostile import rewrite_bag, run_cli, tree  # noqa: E402
+
 from bench import bombs  # noqa: E402
 from ldl_pose_ros import cli  # noqa: E402
 from ldl_pose_ros.bag import io, make_demo  # noqa: E402

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _hostile import nan_checkpoint
+
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, PoseNetRunner, save_checkpoint
 from ldl_pose_ros.model.checkpoint import (
     LEGACY_ENV,

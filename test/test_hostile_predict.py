@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from _hostile import nan_checkpoint, run_cli, tree
+
 from bench import bombs
 from bench.scenes import DEMO_FACE_BOX
 from ldl_pose_ros import cli
