@@ -16,6 +16,10 @@
    node's annotated images (``OUT/contact_sheet.png``);
 5. prints frames, faces, latency and MAE.
 
+``OUT`` keeps a marker (``ldl_pose_ros.core.output_paths``) of what the demo wrote
+there; a later demo replaces only those entries and refuses to run when one of its
+names is taken by anything else.
+
 DDS stays on this machine and off other runs: ``ROS_DOMAIN_ID`` is taken from the
 environment or derived from the process id, discovery is localhost only
 (``ldl_pose_ros.ros.dds.node_environment``; the node process is
