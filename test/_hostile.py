@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Names the tools document (README): the output folder's marker, the prefix of
+#: temporary results, the opt-out for checkpoints without a digest.
+MARKER = ".ldl-pose-output.json"
+TEMP_PREFIX = ".ldl-pose-tmp-"
+LEGACY_ENV = "LDL_POSE_ALLOW_LEGACY_WEIGHTS"
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
 

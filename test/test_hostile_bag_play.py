@@ -20,12 +20,11 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("rosbags")
 
-from _hostile import run_cli, tree  # noqa: E402
+from _hostile import TEMP_PREFIX, run_cli, tree  # noqa: E402
 from conftest import node_env  # noqa: E402
 
 from ldl_pose_ros import cli  # noqa: E402
 from ldl_pose_ros.bag import io, make_demo  # noqa: E402
-from ldl_pose_ros.core.output_paths import TEMP_PREFIX  # noqa: E402
 from ldl_pose_ros.ros.player import PlayOptions  # noqa: E402
 
 

@@ -23,24 +23,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _hostile import nan_checkpoint
+from _hostile import LEGACY_ENV, MARKER, TEMP_PREFIX, nan_checkpoint
 
 from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, PoseNetRunner, save_checkpoint
-from ldl_pose_ros.model.checkpoint import (
-    LEGACY_ENV,
-    MAX_CHECKPOINT_BYTES,
-    CheckpointError,
-    read_checkpoint,
-)
-from ldl_pose_ros.model.onnx_cache import (
-    META_SHA256,
-    _cache_name,
-    export_onnx,
-    file_sha256,
-    private_cache_dir,
-)
-from ldl_pose_ros.model.stamp import main as stamp_main
+from ldl_pose_ros.model.checkpoint import CheckpointError, read_checkpoint
+from ldl_pose_ros.model.onnx_cache import META_SHA256, export_onnx, file_sha256
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
+
+#: The largest checkpoint read (README: 1 GiB).
+MAX_CHECKPOINT_BYTES = 1 << 30
 
 
 def _tiny(path: Path, seed: int) -> Path:
@@ -64,6 +55,15 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _batch(seed: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((4, 3, 64, 64)).astype(np.float32)
+
+
+def test_documented_names() -> None:
+    from ldl_pose_ros.core import output_paths
+    from ldl_pose_ros.model import checkpoint
+
+    assert (output_paths.MARKER, output_paths.TEMP_PREFIX) == (MARKER, TEMP_PREFIX)
+    assert checkpoint.LEGACY_ENV == LEGACY_ENV
+    assert checkpoint.MAX_CHECKPOINT_BYTES == MAX_CHECKPOINT_BYTES
 
 
 # -- the digest ------------------------------------------------------------------------------
@@ -94,6 +94,8 @@ def test_missing_digest_is_an_error_with_an_explicit_opt_out(tmp_path: Path, cac
     PoseNetRunner(legacy, device="cpu", backend="torch")
     monkeypatch.setenv(LEGACY_ENV, "0")
     # Stamping a trusted legacy file: same config and tensors, now with the digest.
+    from ldl_pose_ros.model.stamp import main as stamp_main
+
     stamped = tmp_path / "stamped.ckpt"
     assert stamp_main([str(legacy), str(stamped)]) == 0
     a, b = read_checkpoint(good), read_checkpoint(stamped)
@@ -149,9 +151,8 @@ def test_planted_cache_entry_is_not_used(tmp_path: Path, cache: Path) -> None:
     weights = _tiny(tmp_path / "w.ckpt", 0)
     other = _tiny(tmp_path / "other.ckpt", 1)  # same shapes, other weights
     ref = PoseNetRunner(weights, device="cpu", backend="torch").predict(_batch())[0]
-    d = private_cache_dir()
-    assert d is not None
-    planted = d / _cache_name(file_sha256(weights))
+    planted = PoseNetRunner(weights, device="cpu", backend="onnx").onnx_path
+    assert planted is not None and planted.parent == cache  # the export cache entry
     _plant(other, planted, claims=weights)
     with pytest.warns(UserWarning, match="not usable .*differ"):
         runner = PoseNetRunner(weights, device="cpu", backend="onnx")
