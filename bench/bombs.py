@@ -44,12 +44,18 @@ def jpeg_bomb(width: int, height: int) -> bytes:
             + b"\xff\xd9")
 
 
-def tiff_bomb(width: int, height: int, tile: int | None = None) -> bytes:
+def tiff_bomb(width: int, height: int, tile: int | None = None, complete: bool = False
+              ) -> bytes:
     """A little-endian TIFF declaring ``width`` x ``height`` RGB (one deflated strip of zeros).
 
-    With ``tile``, the image declares ``tile`` x ``tile`` tiles instead of strips.
+    The strip holds 4 rows unless ``complete`` (every row: a real bomb, about 1/1000 of
+    the pixels' size).  With ``tile``, the image declares ``tile`` x ``tile`` tiles
+    instead of strips.
     """
-    data = zlib.compress(bytes(3 * width * min(height, 4)), 9)
+    comp = zlib.compressobj(9)
+    row = bytes(3 * width)
+    data = b"".join(comp.compress(row) for _ in range(height if complete else min(height, 4)))
+    data += comp.flush()
     entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 8),
                (262, 3, 1, 2), (277, 3, 1, 3), (284, 3, 1, 1)]
     if tile is None:

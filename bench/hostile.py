@@ -33,6 +33,22 @@ BOUND_MB = 1500.0
 DEMO_BOX = "176,70,272,172"
 
 
+def wait_measured(proc: subprocess.Popen[str], timeout: float) -> tuple[int, float]:
+    """Wait for ``proc`` (killed after ``timeout`` s); its exit code and peak RSS in MB."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024.0
+
+
 def run_measured(args: list[str], timeout: float = 600.0) -> dict[str, Any]:
     """Run ``python -m ldl_pose_ros.cli ARGS``; exit code, peak RSS (MB), seconds, stderr tail."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -40,20 +56,11 @@ def run_measured(args: list[str], timeout: float = 600.0) -> dict[str, Any]:
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "ldl_pose_ros.cli", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err, text=True, cwd=REPO)
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
+        code, peak = wait_measured(proc, timeout)
         err.seek(0)
         tail = [ln for ln in err.read().splitlines() if "ldl-pose" in ln][-2:]
-    return {"exit": os.waitstatus_to_exitcode(status), "peak_mb": usage.ru_maxrss / 1024.0,
-            "seconds": time.monotonic() - t0, "message": " / ".join(tail)[:300]}
+    return {"exit": code, "peak_mb": peak, "seconds": time.monotonic() - t0,
+            "message": " / ".join(tail)[:300]}
 
 
 def largest_jpeg() -> bytes:

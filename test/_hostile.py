@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.hostile import wait_measured
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Names the tools document (README): the output folder's marker, the prefix of
 #: temporary results, the opt-out for checkpoints without a digest.
@@ -75,21 +77,11 @@ def run_cli(args: Sequence[object], *, env: dict[str, str] | None = None,
             preexec_fn=preexec)
         if on_start is not None:
             on_start(proc)
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code, peak_mb = wait_measured(proc, timeout)
         seconds = time.monotonic() - t0
         out.seek(0)
         err.seek(0)
-        return Run(proc.returncode, out.read(), err.read(), usage.ru_maxrss / 1024.0, seconds)
+        return Run(code, out.read(), err.read(), peak_mb, seconds)
 
 
 def tree(folder: Path) -> dict[str, bytes]:

@@ -142,6 +142,12 @@ def check_file_target(path: str | os.PathLike[str], what: str) -> Path:
             raise OutputError(f"{what} {p} is a folder; give a file name")
         if not stat.S_ISREG(p.stat().st_mode):
             raise OutputError(f"{what} {p} is not a regular file")
+    _check_parent(p, what)
+    return p
+
+
+def _check_parent(p: Path, what: str) -> None:
+    """The folder of ``p`` is writable, or can be created."""
     parent = p.parent if str(p.parent) else Path(".")
     if parent.exists():
         if not parent.is_dir():
@@ -149,7 +155,6 @@ def check_file_target(path: str | os.PathLike[str], what: str) -> Path:
         _probe_writable(parent, f"{what} {p}")
     else:
         _check_creatable(parent, what)
-    return p
 
 
 def check_folder_target(path: str | os.PathLike[str], what: str) -> Path:
@@ -173,13 +178,7 @@ def check_new_target(path: str | os.PathLike[str], what: str) -> Path:
     p = Path(path)
     if p.exists() or p.is_symlink():
         raise OutputError(f"{what} {p} exists: choose a new name (nothing is overwritten)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if parent.exists():
-        if not parent.is_dir():
-            raise OutputError(f"{what} {p}: {parent} is not a folder")
-        _probe_writable(parent, f"{what} {p}")
-    else:
-        _check_creatable(parent, what)
+    _check_parent(p, what)
     return p
 
 
