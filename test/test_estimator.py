@@ -36,13 +36,13 @@ def estimator(tiny_weights):
 def batch_log(estimator, monkeypatch):
     """Record the batch sizes that reach the network."""
     calls: list[int] = []
-    original = estimator.runner.predict
+    original = estimator.runner.probabilities
 
     def spy(batch):
         calls.append(len(batch))
         return original(batch)
 
-    monkeypatch.setattr(estimator.runner, "predict", spy)
+    monkeypatch.setattr(estimator.runner, "probabilities", spy)
     return calls
 
 

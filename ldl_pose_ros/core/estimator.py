@@ -6,7 +6,9 @@ Pipeline per frame: colour conversion and checks -> face detection (or given box
 -> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.core.crop``,
 the convention stored in the checkpoint) -> ONE network batch with every face of the
 frame -> one :class:`~ldl_pose_ros.core.faces.FacePrediction` per face (box, score,
-angles, stds).  Preprocessing is deterministic: the same image and boxes always give
+angles, stds).  A face whose network output is not a finite, normalised distribution
+is refused (left out, counted in ``StageTiming.refused`` and ``refused_outputs``).
+Preprocessing is deterministic: the same image and boxes always give
 the same network input.
 
 Performance: the image is converted once (input views are not copied otherwise),
@@ -44,6 +46,7 @@ from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
+from ldl_pose_ros.model.distribution import valid_distributions_np
 from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
 
@@ -65,6 +68,8 @@ class StageTiming:
     network_ms: float = 0.0
     post_ms: float = 0.0
     faces: int = 0
+    #: Faces whose network output was refused (not finite or not normalised).
+    refused: int = 0
 
     @property
     def total_ms(self) -> float:
@@ -94,6 +99,28 @@ def as_boxes(boxes: npt.ArrayLike) -> np.ndarray:
         raise ValueError(
             f"boxes need x2 > x1 and y2 > y1; bad rows: {np.flatnonzero(bad).tolist()}"
         )
+    return b
+
+
+#: A face box side may be at most this many times the image's larger side.
+MAX_BOX_FACTOR = 4.0
+
+
+def check_boxes(boxes: npt.ArrayLike, width: int, height: int) -> np.ndarray:
+    """:func:`as_boxes`, and each box meets the ``width`` x ``height`` image, sides bounded.
+
+    A box must overlap the image and have sides of at most :data:`MAX_BOX_FACTOR`
+    times the image's larger side.  Raises ``ValueError`` naming the first bad row.
+    """
+    b = as_boxes(boxes)
+    limit = MAX_BOX_FACTOR * max(width, height)
+    for i, (x1, y1, x2, y2) in enumerate(b):
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise ValueError(f"box {i} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the "
+                             f"{width}x{height} image")
+        if max(x2 - x1, y2 - y1) > limit:
+            raise ValueError(f"box {i} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) is more than "
+                             f"{MAX_BOX_FACTOR:g} times the {width}x{height} image")
     return b
 
 
@@ -180,6 +207,8 @@ class HeadPoseEstimator:
         self.min_face_size = float(min_face_size)
         self.max_megapixels = max_megapixels
         self.last_timing = StageTiming()
+        #: Faces dropped so far because the network's output was no valid distribution.
+        self.refused_outputs = 0
 
     @property
     def device(self) -> str:
@@ -206,7 +235,7 @@ class HeadPoseEstimator:
 
         Raises:
             ImageError: unusable image (see ``ldl_pose_ros.core.imaging.check_image``).
-            ValueError: bad boxes, or no boxes and no detector.
+            ValueError: bad boxes (see :func:`check_boxes`), or no boxes and no detector.
         """
         return self.estimate_timed(image, color, boxes)[0]
 
@@ -229,7 +258,8 @@ class HeadPoseEstimator:
             else:
                 box_arr, scores, landmarks = np.zeros((0, 4)), np.zeros(0), None
         else:
-            box_arr, scores, landmarks = as_boxes(boxes), None, None
+            box_arr = check_boxes(boxes, rgb.shape[1], rgb.shape[0])
+            scores, landmarks = None, None
         poses = self._estimate_rgb(rgb, box_arr, scores, landmarks, timing)
         self.last_timing = timing
         return poses, timing
@@ -251,7 +281,7 @@ class HeadPoseEstimator:
         t0 = time.perf_counter()
         rgb = to_rgb(image, color, self.max_megapixels)
         timing.decode_ms = (time.perf_counter() - t0) * 1e3
-        b = as_boxes(boxes)
+        b = check_boxes(boxes, rgb.shape[1], rgb.shape[0])
         sc = None if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         if sc is not None and len(sc) != len(b):
             raise ValueError(f"got {len(sc)} scores for {len(b)} boxes")
@@ -326,20 +356,25 @@ class HeadPoseEstimator:
         tensor = self._device_crops(rgb, boxes) if self._torch_preprocess else None
         if tensor is not None:
             t1 = time.perf_counter()
-            angles, stds = self.runner.postprocess(self.runner.probabilities_tensor(tensor))
+            probs = self.runner.probabilities_tensor(tensor)
         else:
             crops = crop_faces(rgb, boxes, cfg.input_size, cfg.crop_scale, cfg.crop_shift_y)
             batch = to_network_input(crops, cfg.mean, cfg.std)
             t1 = time.perf_counter()
-            angles, stds = self.runner.predict(batch)  # every face of the frame in one batch
+            probs = self.runner.probabilities(batch)  # every face of the frame in one batch
         t2 = time.perf_counter()
+        valid = valid_distributions_np(probs)
+        with np.errstate(all="ignore"):  # refused rows may hold NaN/inf
+            angles, stds = self.runner.postprocess(probs)
         if scores is None:
             scores = np.ones(n)
         poses = [
             FacePrediction(boxes[i], float(scores[i]), angles[i], stds[i],
                            None if landmarks is None else landmarks[i])
-            for i in range(n)
+            for i in range(n) if valid[i]
         ]
+        timing.refused = n - len(poses)
+        self.refused_outputs += timing.refused
         t3 = time.perf_counter()
         timing.crop_ms = (t1 - t0) * 1e3
         timing.network_ms = (t2 - t1) * 1e3

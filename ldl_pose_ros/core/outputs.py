@@ -63,6 +63,8 @@ class FrameOutputs:
     primary: PrimaryFace | None
     camera: CameraView
     times: StageTimes
+    #: Faces left out because the network's output was no valid distribution.
+    refused: int = 0
 
     def annotated(self, image: np.ndarray, color: str) -> np.ndarray:
         """``image`` (BGR copy) with the published faces drawn: boxes, ids, axes, angles."""

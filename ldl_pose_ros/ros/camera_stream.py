@@ -121,6 +121,9 @@ class CameraStream:
         out = self.pipeline.process(image, color, stamp if stamp > 0 else received,
                                     (time.perf_counter() - t0) * 1e3)
         self._note_camera(out)
+        if out.refused:
+            self.bad_input("network_output", f"{out.refused} face(s) left out: the network's "
+                           "output was not a finite, normalised distribution")
         t_post = time.perf_counter()
         annotated = self.publish(msg, image, color, out)
         stages = {**out.times.as_dict(), "publish": (time.perf_counter() - t_post) * 1e3}
