@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import resource
 import signal
@@ -82,6 +83,20 @@ def run_cli(args: Sequence[object], *, env: dict[str, str] | None = None,
         out.seek(0)
         err.seek(0)
         return Run(code, out.read(), err.read(), peak_mb, seconds)
+
+
+def one_error_line(err: str) -> str:
+    """The run printed exactly one error line, no traceback, no torch advice; returns it."""
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "weights_only" not in err, err
+    return lines[0]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def tree(folder: Path) -> dict[str, bytes]:

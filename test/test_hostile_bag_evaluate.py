@@ -15,7 +15,6 @@ meaningless float options.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -32,7 +31,15 @@ import pytest
 
 pytest.importorskip("rosbags")
 
-from _hostile import MARKER, TEMP_PREFIX, rewrite_bag, run_cli, tree  # noqa: E402
+from _hostile import (  # noqa: E402
+    MARKER,
+    TEMP_PREFIX,
+    csv_rows,
+    one_error_line,
+    rewrite_bag,
+    run_cli,
+    tree,
+)
 
 from bench import bombs  # noqa: E402
 from ldl_pose_ros import cli  # noqa: E402
@@ -75,16 +82,6 @@ def _refused(call: Callable[[], Any], match: str) -> None:
     assert type(info.value).__name__ == "OutputError", info.value
 
 
-def _one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err, err
-    return lines[0]
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # -- data loss -------------------------------------------------------------------------------
@@ -145,7 +142,7 @@ def test_sigterm_writes_partial_results_and_exits_3(tmp_path: Path,
                   on_start=terminate_when_busy, timeout=300)
     assert run.code == 3, run.err
     assert "SIGTERM" in run.err and "stopped early: interrupted after frame" in run.err
-    rows = _rows(out / "frames.csv")
+    rows = csv_rows(out / "frames.csv")
     summary = json.loads((out / "metrics.json").read_text())
     assert 0 < len(rows) < 60 and summary["frames"] == len(rows)
     assert summary["stopped"].startswith("interrupted")
@@ -171,10 +168,10 @@ def test_output_problems_before_the_model_loads(tmp_path: Path, demo_bag: Path,
             code = cli.main(["bag", "evaluate", str(demo_bag), "--out", str(out),
                              "--weights", str(missing)])
             err = capsys.readouterr().err
-            assert code == 2 and what in _one_error_line(err), err
+            assert code == 2 and what in one_error_line(err), err
         run = run_cli(["bag", "evaluate", demo_bag, "--out", ro / "out", "--weights", missing],
                       file_permissions=True)
-        assert run.code == 2 and "cannot create" in _one_error_line(run.err), run.err
+        assert run.code == 2 and "cannot create" in one_error_line(run.err), run.err
     finally:
         ro.chmod(0o755)
 
@@ -189,7 +186,7 @@ def test_full_disk_keeps_the_previous_results(tmp_path: Path, demo_bag: Path,
     before = tree(out)
     run = run_cli([*argv, "--annotated", "raw"], fsize_limit=2_000_000)  # raw frames: 0.9 MB
     assert run.code == 2, run.err
-    assert "cannot write" in _one_error_line(run.err)
+    assert "cannot write" in one_error_line(run.err)
     assert tree(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
 
@@ -216,7 +213,7 @@ def test_compressed_bombs_and_other_formats_are_not_decoded(
     monkeypatch.setattr(decode.cv2, "imdecode",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     res = _evaluate(bag, tmp_path / "out", params, estimator, no_gt=True)
-    rows = _rows(tmp_path / "out" / "frames.csv")
+    rows = csv_rows(tmp_path / "out" / "frames.csv")
     status = {int(r["frame"]): (r["status"], r["detail"]) for r in rows}
     for k, (fmt, _) in hostile.items():
         assert status[k][0] == "bad_input", (fmt, status[k])
@@ -336,7 +333,7 @@ def test_unusable_camera_info_is_counted_and_reported(tmp_path: Path, demo_bag: 
     assert cam["frames_nominal_camera"] == FRAMES
     assert any("could not be used" in w for w in res.warnings), res.warnings
     assert "could not be used" in (tmp_path / "out" / "report.md").read_text()
-    for row in _rows(tmp_path / "out" / "faces.csv"):
+    for row in csv_rows(tmp_path / "out" / "faces.csv"):
         assert abs(float(row["z"])) < 100.0  # the nominal camera: no 1e97 m positions
 
 
@@ -371,7 +368,7 @@ def test_frame_id_cannot_become_a_formula(tmp_path: Path, demo_bag: Path, params
 
     bag = rewrite_bag(demo_bag, tmp_path / "fid", change)
     _evaluate(bag, tmp_path / "out", params, estimator, no_gt=True)
-    rows = _rows(tmp_path / "out" / "frames.csv")
+    rows = csv_rows(tmp_path / "out" / "frames.csv")
     assert rows and all(r["frame_id"] == "'" + '=HYPERLINK("http://x","y")' for r in rows)
     assert all(float(r["processing_ms"]) >= 0 for r in rows)
 

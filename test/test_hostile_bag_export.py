@@ -20,7 +20,7 @@ import json
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,16 @@ import pytest
 
 pytest.importorskip("rosbags")
 
-from _hostile import LEGACY_ENV, MARKER, TEMP_PREFIX, rewrite_bag, run_cli, tree  # noqa: E402
+from _hostile import (  # noqa: E402
+    LEGACY_ENV,
+    MARKER,
+    TEMP_PREFIX,
+    csv_rows,
+    one_error_line,
+    rewrite_bag,
+    run_cli,
+    tree,
+)
 
 from bench import bombs  # noqa: E402
 from ldl_pose_ros import cli  # noqa: E402
@@ -37,22 +46,9 @@ from ldl_pose_ros.bag import make_demo  # noqa: E402
 from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag  # noqa: E402
 from ldl_pose_ros.bag.export import ExportOptions, export_bag  # noqa: E402
 from ldl_pose_ros.core.params import Params  # noqa: E402
-from ldl_pose_ros.core.pipeline import build_estimator  # noqa: E402
 from training.datasets.csvfolder import read_csv_folder  # noqa: E402
 
 FRAMES = 6
-
-
-@pytest.fixture(scope="module")
-def params(tiny_checkpoint: Callable[..., Path]) -> Params:
-    return Params().replace(weights=str(tiny_checkpoint(0.25)), device="cpu", threads=1)
-
-
-@pytest.fixture(scope="module")
-def estimator(params: Params) -> Iterator[Any]:
-    est = build_estimator(params)
-    yield est
-    est.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +60,6 @@ def _export(bag: Path, out: Path, params: Params, estimator: Any, **kw: Any) -> 
     return export_bag(ExportOptions(bag=bag, out=out, params=params, **kw), estimator=estimator)
 
 
-def _one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err, err
-    return lines[0]
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # -- data loss -------------------------------------------------------------------------------
@@ -88,7 +74,7 @@ def test_out_holding_or_inside_the_input_bag_is_refused(tmp_path: Path, demo_bag
     for bag, dst in ((out / "rec", out), (out / "rec", out / "rec"),
                      (out / "rec", out / "rec" / "faces")):
         code = cli.main(["bag", "export", str(bag), "--out", str(dst), "--weights", str(missing)])
-        line = _one_error_line(capsys.readouterr().err)
+        line = one_error_line(capsys.readouterr().err)
         assert code == 2 and ("contains the input" in line or "lies inside" in line), line
     assert tree(tmp_path) == before
 
@@ -104,33 +90,33 @@ def test_a_forged_earlier_export_deletes_nothing(tmp_path: Path, demo_bag: Path,
     before = tree(tmp_path)
     code = cli.main(["bag", "export", str(demo_bag), "--out", str(out), "--weights",
                      str(tmp_path / "none.ckpt")])
-    line = _one_error_line(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert code == 2 and "was not written by ldl-pose bag export" in line, line
     assert tree(tmp_path) == before
 
 
-def test_export_and_evaluate_share_a_folder(tmp_path: Path, demo_bag: Path, params: Params,
-                                            estimator: Any) -> None:
+def test_export_and_evaluate_share_a_folder(tmp_path: Path, demo_bag: Path,
+                                            tiny_params: Params, tiny_estimator: Any) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    evaluate_bag(EvaluateOptions(bag=demo_bag, out=out, params=params, annotated="none"),
-                 estimator=estimator)
-    res = _export(demo_bag, out, params, estimator, identity="alice")
+    evaluate_bag(EvaluateOptions(bag=demo_bag, out=out, params=tiny_params, annotated="none"),
+                 estimator=tiny_estimator)
+    res = _export(demo_bag, out, tiny_params, tiny_estimator, identity="alice")
     assert res.summary["exported"] >= 1
     names = {p.name for p in out.iterdir()}
     assert {"frames.csv", "report.md", "output_bag", "labels.csv", "alice", "notes.txt",
             MARKER} <= names, names
-    evaluate_bag(EvaluateOptions(bag=demo_bag, out=out, params=params, annotated="none",
-                                 no_gt=True), estimator=estimator)
-    _export(demo_bag, out, params, estimator, identity="bob", max_frames=2)
+    evaluate_bag(EvaluateOptions(bag=demo_bag, out=out, params=tiny_params, annotated="none",
+                                 no_gt=True), estimator=tiny_estimator)
+    _export(demo_bag, out, tiny_params, tiny_estimator, identity="bob", max_frames=2)
     names = {p.name for p in out.iterdir()}
     assert {"frames.csv", "labels.csv", "bob", "notes.txt"} <= names and "alice" not in names
     assert not any(n.startswith(TEMP_PREFIX) for n in names), names
     assert (out / "notes.txt").read_text() == "mine"
     # the identity of an export cannot take a name the evaluation wrote
     with pytest.raises(Exception, match="report.md exists and was not written") as info:
-        _export(demo_bag, out, params, estimator, identity="report.md")
+        _export(demo_bag, out, tiny_params, tiny_estimator, identity="report.md")
     assert type(info.value).__name__ == "OutputError"
 
 
@@ -153,7 +139,7 @@ def test_sigterm_exports_what_was_read(tmp_path: Path,
     assert run.code == 3, run.err
     assert "SIGTERM" in run.err and "stopped early: interrupted after frame" in run.err
     summary = json.loads((out / "export.json").read_text())
-    labels = _rows(out / "labels.csv")
+    labels = csv_rows(out / "labels.csv")
     assert summary["stopped"].startswith("interrupted") and 0 < summary["frames"] < 60
     assert 0 < len(labels) == summary["exported"] <= summary["frames"]
     assert {p.relative_to(out).as_posix() for p in out.rglob("*.jpg")} == \
@@ -171,7 +157,7 @@ def test_full_disk_keeps_the_earlier_export(tmp_path: Path, demo_bag: Path,
     before = tree(out)
     run = run_cli(argv, fsize_limit=20_000)  # a 640x480 frame is more: EFBIG, as ENOSPC
     assert run.code == 2, run.err
-    line = _one_error_line(run.err)
+    line = one_error_line(run.err)
     assert "cannot write" in line and "unchanged" in line, line
     assert tree(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(TEMP_PREFIX)]
@@ -181,7 +167,7 @@ def test_full_disk_keeps_the_earlier_export(tmp_path: Path, demo_bag: Path,
 
 
 def test_bombs_and_unusable_camera_info_are_bounded_and_counted(
-        tmp_path: Path, demo_bag: Path, params: Params, estimator: Any,
+        tmp_path: Path, demo_bag: Path, tiny_params: Params, tiny_estimator: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     hostile = {1: bombs.tiff_bomb(20_000, 20_000), 2: bombs.png_bomb(40_000, 40_000, rows=64)}
 
@@ -203,30 +189,30 @@ def test_bombs_and_unusable_camera_info_are_bounded_and_counted(
         return real(buf, flags)
 
     monkeypatch.setattr(decode.cv2, "imdecode", counting)
-    res = _export(bag, tmp_path / "out", params, estimator, labels="gt")
+    res = _export(bag, tmp_path / "out", tiny_params, tiny_estimator, labels="gt")
     s = res.summary
     assert s["frames"] == FRAMES and s["frames_bad_input"] == len(hostile)
     assert len(decoded) == FRAMES - len(hostile)  # the bombs were never decoded
     assert s["camera_info"]["refused"] >= FRAMES and s["camera_info"]["messages"] == FRAMES
     assert any("could not be used" in w for w in res.warnings), res.warnings
-    index = _rows(tmp_path / "out" / "index.csv")
+    index = csv_rows(tmp_path / "out" / "index.csv")
     assert not {r["frame"] for r in index} & {str(k) for k in hostile}
 
 
 # -- formula cells, float options, digests -----------------------------------------------------
 
 
-def test_identity_cannot_become_a_formula(tmp_path: Path, demo_bag: Path, params: Params,
-                                          estimator: Any) -> None:
+def test_identity_cannot_become_a_formula(tmp_path: Path, demo_bag: Path,
+                                          tiny_params: Params, tiny_estimator: Any) -> None:
     out = tmp_path / "out"
-    res = _export(demo_bag, out, params, estimator, identity="-2+3")
+    res = _export(demo_bag, out, tiny_params, tiny_estimator, identity="-2+3")
     assert res.summary["identity"] == "-2_3" and res.summary["exported"] >= 1
-    labels = _rows(out / "labels.csv")
+    labels = csv_rows(out / "labels.csv")
     assert all(r["file"].startswith("./-2_3/") for r in labels), labels
     samples = read_csv_folder(out / "labels.csv")  # the training tree reads the same paths
     assert {s.identity for s in samples} == {"-2_3"}
     assert all(Path(s.image).is_file() for s in samples)
-    index = _rows(out / "index.csv")
+    index = csv_rows(out / "index.csv")
     assert {r["identity"] for r in index} == {"'-2_3"}
     assert {r["file"] for r in index if r["file"]} == {r["file"] for r in labels}
     for path in (out / "labels.csv", out / "index.csv"):
@@ -266,7 +252,7 @@ def test_a_checkpoint_without_digest_needs_the_opt_out(tmp_path: Path, demo_bag:
     argv = ["bag", "export", str(demo_bag), "--out", str(tmp_path / "o"), "--weights",
             str(legacy), "--device", "cpu", "--max-frames", "1"]
     assert cli.main(argv) == 2
-    assert "no content digest" in _one_error_line(capsys.readouterr().err)
+    assert "no content digest" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
     assert cli.main([*argv, "--allow-legacy-weights"]) in (0, 1)
     assert (tmp_path / "o" / "export.json").is_file()

@@ -26,7 +26,15 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from _hostile import LEGACY_ENV, MARKER, TEMP_PREFIX, nan_checkpoint, run_cli, tree
+from _hostile import (
+    LEGACY_ENV,
+    MARKER,
+    TEMP_PREFIX,
+    nan_checkpoint,
+    one_error_line,
+    run_cli,
+    tree,
+)
 
 from bench import bombs
 from bench.scenes import DEMO_FACE_BOX
@@ -46,13 +54,6 @@ def _run(argv: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     code = cli.main([str(a) for a in argv])
     return code, capsys.readouterr().err
 
-
-def _one_error_line(err: str) -> str:
-    """The run printed exactly one error line and no traceback; returns it."""
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err and "weights_only" not in err, err
-    return lines[0]
 
 
 @pytest.fixture()
@@ -85,7 +86,7 @@ def test_out_that_is_the_input_image_is_refused(tmp_path: Path, photos: Path, bo
         code, err = _run(["predict", photos / "a.jpg", photos / "b.jpg", "--boxes", boxes,
                           "--weights", tiny_weights, "--out", out], capsys)
         assert code == 2, err
-        assert "also an input" in _one_error_line(err)
+        assert "also an input" in one_error_line(err)
     assert tree(photos) == before
 
 
@@ -96,7 +97,7 @@ def test_annotate_into_the_input_folder_is_refused(photos: Path, boxes: Path, tm
         code, err = _run(["predict", photos, "--boxes", boxes, "--weights", tiny_weights,
                           "--out", tmp_path / "p.csv", "--annotate", target], capsys)
         assert code == 2, err
-        assert "folder of the input" in _one_error_line(err)
+        assert "folder of the input" in one_error_line(err)
     assert tree(photos) == before
     assert not (tmp_path / "p.csv").exists()
 
@@ -110,7 +111,7 @@ def test_annotate_replaces_only_its_own_files(photos: Path, boxes: Path, tmp_pat
     argv = ["predict", photos, "--boxes", boxes, "--weights", tiny_weights,
             "--out", tmp_path / "p.csv", "--annotate", ann]
     code, err = _run(argv, capsys)
-    assert code == 2 and "a.jpg exists and was not written" in _one_error_line(err)
+    assert code == 2 and "a.jpg exists and was not written" in one_error_line(err)
     assert (ann / "a.jpg").read_bytes() == b"a photo of mine, not an annotation"
     (ann / "a.jpg").unlink()
     code, err = _run(argv, capsys)
@@ -132,7 +133,7 @@ def test_out_replaces_only_a_poses_csv(photos: Path, boxes: Path, tmp_path: Path
     notes.write_text("my,own\n1,2\n")
     argv = ["predict", photos / "a.jpg", "--boxes", boxes, "--weights", tiny_weights]
     code, err = _run([*argv, "--out", notes], capsys)
-    assert code == 2 and "not a poses CSV" in _one_error_line(err)
+    assert code == 2 and "not a poses CSV" in one_error_line(err)
     assert notes.read_text() == "my,own\n1,2\n"
     out = tmp_path / "poses.csv"
     for _ in range(2):  # an earlier poses CSV is replaced, through a temporary file
@@ -158,10 +159,10 @@ def test_output_problems_are_found_before_the_model_loads(tmp_path: Path, capsys
         code, err = _run(["predict", DEMO_IMAGE, "--weights", missing_weights,
                           "--out", out], capsys)
         assert code == 2, err
-        assert what in _one_error_line(err), err
+        assert what in one_error_line(err), err
     code, err = _run(["predict", DEMO_IMAGE, "--weights", missing_weights, "--out",
                       tmp_path / "ok.csv", "--annotate", a_file], capsys)
-    assert code == 2 and "not a folder" in _one_error_line(err)
+    assert code == 2 and "not a folder" in one_error_line(err)
 
 
 def test_read_only_output_folder(tmp_path: Path) -> None:
@@ -172,10 +173,10 @@ def test_read_only_output_folder(tmp_path: Path) -> None:
         run = run_cli(["predict", DEMO_IMAGE, "--weights", tmp_path / "none.ckpt",
                        "--out", ro / "out.csv"], file_permissions=True)
         assert run.code == 2, run.err
-        assert "cannot write" in _one_error_line(run.err)
+        assert "cannot write" in one_error_line(run.err)
         run = run_cli(["predict", DEMO_IMAGE, "--weights", tmp_path / "none.ckpt",
                        "--out", ro / "sub" / "out.csv"], file_permissions=True)
-        assert run.code == 2 and "cannot create" in _one_error_line(run.err)
+        assert run.code == 2 and "cannot create" in one_error_line(run.err)
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o755)
@@ -192,7 +193,7 @@ def test_full_disk_keeps_the_previous_results(photos: Path, boxes: Path, tmp_pat
     # Writes beyond 20 kB fail (EFBIG, as ENOSPC on a full disk): the annotated images.
     run = run_cli(argv, fsize_limit=20_000)
     assert run.code == 2, run.err
-    line = _one_error_line(run.err)
+    line = one_error_line(run.err)
     assert "cannot write" in line and "unchanged" in line, line
     assert out.read_bytes() == before_csv
     assert tree(ann) == before_ann
@@ -325,7 +326,7 @@ def test_weights_errors_are_one_line(tmp_path: Path, tiny_weights: Path, capsys:
         code, err = _run(["predict", DEMO_IMAGE, "--weights", weights, "--out",
                           tmp_path / "p.csv", "--detector", "haar"], capsys)
         assert code == 2, (weights, err)
-        assert what in _one_error_line(err), (weights, err)
+        assert what in one_error_line(err), (weights, err)
     # The explicit opt-out loads the legacy file.
     code, err = _run(["predict", DEMO_IMAGE, "--weights", legacy, "--out", tmp_path / "p.csv",
                       "--boxes", _boxes_for_demo(tmp_path), "--allow-legacy-weights"], capsys)
@@ -352,7 +353,7 @@ def test_out_of_bounds_config_is_refused_at_load(changes: dict[str, Any], tmp_pa
     code, err = _run(["predict", DEMO_IMAGE, "--weights", bad, "--out", out, "--boxes",
                       _boxes_for_demo(tmp_path)], capsys)
     assert code == 2, err
-    assert "invalid model config" in _one_error_line(err)
+    assert "invalid model config" in one_error_line(err)
     assert not out.exists()
 
 
