@@ -58,7 +58,7 @@ def bench_weights(backbone: str, wdir: Path) -> tuple[Path, str]:
         return DEFAULT_WEIGHTS, "shipped default"
     size = BACKBONE_SIZES[backbone]
     path = wdir / f"{backbone}_{size}_random.ckpt"
-    if not path.is_file():
+    if not _readable(path):  # missing, or cached by a version that wrote no digest
         import torch
 
         from ldl_pose_ros.model import LDLHeadPoseNet, ModelConfig, save_checkpoint
@@ -68,6 +68,17 @@ def bench_weights(backbone: str, wdir: Path) -> tuple[Path, str]:
         wdir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, LDLHeadPoseNet(cfg), cfg)
     return path, "random-init"
+
+
+def _readable(path: Path) -> bool:
+    """True when ``path`` is a checkpoint this version loads (with its digest)."""
+    from ldl_pose_ros.model.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        read_checkpoint(path, allow_legacy=False)
+    except CheckpointError:
+        return False
+    return True
 
 
 def bench_frames() -> dict[int, Any]:

@@ -17,6 +17,10 @@
    node's annotated images (``OUT/contact_sheet.png``);
 5. prints frames, faces, latency and MAE.
 
+``OUT`` keeps a marker (``ldl_pose_ros.core.output_paths``) of what the demo wrote
+there; a later demo replaces only those entries and refuses to run when one of its
+names is taken by anything else.
+
 DDS stays on this machine and off other runs: ``ROS_DOMAIN_ID`` is taken from the
 environment or derived from the process id, discovery is localhost only
 (``ldl_pose_ros.ros.dds.node_environment``; the node process is
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
     from ldl_pose_ros.core.messages import Message
 
 NODE_START_TIMEOUT_S = 60.0
+#: What the demo writes in its output folder (the only entries it ever replaces).
+DEMO_OUTPUTS = ("demo_recording", "live_recording", "report", "contact_sheet.png", "node.log")
 
 
 def contact_sheet(recording: Path, frames: Sequence[FrameRecord], out: Path, tiles: int = 12,
@@ -133,10 +138,8 @@ def summary_table(s: Summary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """The demo; returns the exit status."""
-    from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
+    from ldl_pose_ros.core.output_paths import OutputError, OwnedFolder
     from ldl_pose_ros.resources import DEFAULT_WEIGHTS
-    from ldl_pose_ros.ros.dds import node_environment
-    from ldl_pose_ros.ros.process import NodeProcess
 
     t_start = time.monotonic()
     weights = args.weights
@@ -148,12 +151,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: no such weights file: {weights}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    folder = OwnedFolder(out, "ldl_pose_ros demo", "--out")
+    try:  # the previous demo's results go; anything else in the folder stays
+        folder.prepare(DEMO_OUTPUTS)
+        folder.remove_stale()
+        for name in DEMO_OUTPUTS:
+            folder.claim(name)
+    except OutputError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_demo(args, out, weights, t_start)
+    finally:
+        for name in DEMO_OUTPUTS:
+            folder.record(name)
+
+
+def _run_demo(args: argparse.Namespace, out: Path, weights: str | None, t_start: float) -> int:
+    """The demo's steps, writing into ``out`` (prepared by :func:`run`)."""
+    from ldl_pose_ros.bag.evaluate import EvaluateOptions, evaluate_bag
+    from ldl_pose_ros.ros.dds import node_environment
+    from ldl_pose_ros.ros.process import NodeProcess
+
     recording, live, report_dir = (out / "demo_recording", out / "live_recording",
                                    out / "report")
-    out.mkdir(parents=True, exist_ok=True)
-    for p in (recording, live, report_dir):
-        if p.exists():
-            shutil.rmtree(p)
     env = node_environment()  # the player below runs in this process: the same DDS setup
     os.environ.update({k: env[k] for k in env if k.startswith(("ROS_", "FAST"))})
     os.environ.pop("ROS_LOCALHOST_ONLY", None)

@@ -124,14 +124,32 @@ def tiny_weights(tiny_checkpoint: Callable[..., Path]) -> Path:
 def batch_log(estimator: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The batch sizes that reach the network of the module's ``estimator`` fixture."""
     calls: list[int] = []
-    original = estimator.runner.predict
+    original = estimator.runner.probabilities
 
     def spy(batch: Any) -> Any:
         calls.append(len(batch))
         return original(batch)
 
-    monkeypatch.setattr(estimator.runner, "predict", spy)
+    monkeypatch.setattr(estimator.runner, "probabilities", spy)
     return calls
+
+
+@pytest.fixture(scope="module")
+def tiny_params(tiny_checkpoint: Callable[..., Path]) -> Any:
+    """Node parameters with the tiny checkpoint (width 0.25) on one CPU thread."""
+    from ldl_pose_ros.core.params import Params
+
+    return Params().replace(weights=str(tiny_checkpoint(0.25)), device="cpu", threads=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_estimator(tiny_params: Any) -> Iterator[Any]:
+    """The estimator (detector + network) of ``tiny_params``, for in-process bag runs."""
+    from ldl_pose_ros.core.pipeline import build_estimator
+
+    est = build_estimator(tiny_params)
+    yield est
+    est.close()
 
 
 # -- the node as a process ------------------------------------------------------------------

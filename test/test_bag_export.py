@@ -141,8 +141,12 @@ def test_export_with_ground_truth(demo_bag, tmp_path) -> None:
                  "--identity", "bob", "--max-frames", "5"]) == 0
     assert {p.relative_to(out).parts[0] for p in out.rglob("*.jpg")} == {"bob"}
     assert not (out / "train.csv").exists() and len(_rows(out / "labels.csv")) == 5
-    (out / "export.json").unlink()
-    assert main(["bag", "export", str(demo_bag), "--out", str(out)]) == 2  # not ours: refused
+    # a result name taken by a file the export did not write (or edited since): refused,
+    # and nothing in the folder changes
+    (out / "labels.csv").write_text("edited by hand\n")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["bag", "export", str(demo_bag), "--out", str(out)]) == 2
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_export_pseudo_labels_respects_the_limits(demo_bag, tmp_path) -> None:

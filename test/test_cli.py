@@ -15,6 +15,7 @@ import pytest
 
 from bench.scenes import DEMO_FACE_BOX, face_grid
 from ldl_pose_ros import cli
+from ldl_pose_ros.core.output_paths import MARKER
 from ldl_pose_ros.resources import DEMO_IMAGE
 
 COLUMNS = [
@@ -83,7 +84,8 @@ def test_predict_folder_and_annotate(tmp_path, images, tiny_weights, capsys):
     files = [r[0] for r in rows]
     assert files == [str(images / "a_demo.jpg")] + [str(images / "b_three.png")] * 3
     assert [r[1] for r in rows] == ["0", "0", "1", "2"]
-    assert sorted(p.name for p in ann.iterdir()) == ["a_demo.jpg", "b_three.png"]
+    # the annotated copies, and the marker that proves them ours (for a later run)
+    assert sorted(p.name for p in ann.iterdir()) == [MARKER, "a_demo.jpg", "b_three.png"]
     assert cv2.imread(str(ann / "b_three.png")).shape == (480, 640, 3)
 
 
@@ -112,16 +114,18 @@ def test_predict_boxes_csv(tmp_path, images, tiny_weights, capsys):
 
 def test_predict_boxes_csv_errors(tmp_path, tiny_weights, capsys):
     out = tmp_path / "out.csv"
-    for content, match in [
-        ("name,x1,y1,x2,y2\na.jpg,0,0,1,1\n", "missing column"),
-        ("file,x1,y1,x2,y2\na.jpg,0,0,abc,1\n", ":2: bad box"),
-        ("file,x1,y1,x2,y2\na.jpg,5,0,1,1\n", ":2: box needs"),
+    # A file without the columns is refused; a bad row skips its image (here the only
+    # one: nothing processed, exit 1) with a warning that names the line.
+    for content, match, want in [
+        ("name,x1,y1,x2,y2\na.jpg,0,0,1,1\n", "missing column", 2),
+        ("file,x1,y1,x2,y2\nastronaut.jpg,0,0,abc,1\n", ":2: bad box", 1),
+        ("file,x1,y1,x2,y2\nastronaut.jpg,5,0,1,1\n", ":2: box needs", 1),
     ]:
         boxes = tmp_path / "boxes.csv"
         boxes.write_text(content)
         argv = ["predict", DEMO_IMAGE, "--boxes", boxes, "--weights", tiny_weights, "--out", out]
         code, cap = _run(argv, capsys)
-        assert code == 2 and match in cap.err
+        assert code == want and match in cap.err, (code, cap.err)
     argv = ["predict", DEMO_IMAGE, "--boxes", tmp_path / "nope.csv", "--out", out]
     code, cap = _run(argv + ["--weights", tiny_weights], capsys)
     assert code == 2 and "cannot read --boxes file" in cap.err

@@ -40,8 +40,8 @@ REFUSED = [
     ({"face_frame_prefix": "/face_"}, "face_frame_prefix"),
     ({"face_frame_prefix": "x y"}, "face_frame_prefix"),
     ({"gaze_frame_prefix": "face_"}, "differ"),
-    ({"detector": "yunet"}, "detector_model"),
-    ({"detector_model": "/m.onnx"}, "mediapipe"),
+    ({"detector": "mediapipe", "detector_model": "/m.onnx"}, "mediapipe"),
+    ({"detector_max_side": 10}, "detector_max_side"),
     ({"no_such_parameter": 1}, "unknown"),
     ({"cameras": "front"}, "list of strings"),
     ({"cameras": ["front", 3]}, "list of strings"),
@@ -72,13 +72,15 @@ def test_pose_yaml_is_the_schema_defaults() -> None:
 
 def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert {s.group for s in PARAMETERS} == set(Params.GROUPS)
-    assert len(SPECS) == len(PARAMETERS) == 45
+    assert len(SPECS) == len(PARAMETERS) == 46
     d = DEFAULTS
     assert d.tracking.confirm_frames == tracking.DEFAULT_CONFIRM_FRAMES
     assert d.tracking.max_misses == tracking.DEFAULT_MAX_MISSES
     assert d.tracking.rotation_beta == tracking.DEFAULT_ROTATION_BETA
     assert d.detection.detector == detection.DEFAULT_DETECTOR
     assert d.detection.max_faces == detection.DEFAULT_MAX_FACES
+    assert d.detection.detector_max_side == detection.DEFAULT_DETECTOR_MAX_SIDE
+    assert d.detection.score_threshold == detection.DEFAULT_SCORE_THRESHOLD
     assert d.geometry.face_width_m == placement.DEFAULT_FACE_WIDTH_M
     assert d.geometry.default_hfov_deg == DEFAULT_HFOV_DEG
     for s in PARAMETERS:

@@ -11,11 +11,17 @@ Both modes then compare with the ground truth (:mod:`ldl_pose_ros.bag.gt_source`
 :mod:`ldl_pose_ros.bag.metrics`) and write the reports (:mod:`ldl_pose_ros.bag.report`).
 Damaged input stops the pass where the damage is; everything before it is written
 and the report says where it stopped.
+
+The output folder is checked before anything is read (it must not hold or lie in
+the inputs; a name this tool writes must be free or proven its own by the
+folder's marker, :mod:`ldl_pose_ros.core.output_paths`); results are written to a
+temporary folder inside it and renamed into place when complete.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +39,18 @@ from ldl_pose_ros.bag.metrics import (
     timing_stats,
 )
 from ldl_pose_ros.bag.offline import OUTPUT_BAG, OutputWriter, offline_pass
+from ldl_pose_ros.bag.pipeline_pass import pass_warnings
 from ldl_pose_ros.bag.recorded import image_pass, recorded_pass
-from ldl_pose_ros.bag.records import ANNOTATED_MODES, EvaluateOptions, FrameRecord, Summary
-from ldl_pose_ros.bag.writer import OutputBag, remove_output_bag
+from ldl_pose_ros.bag.records import (
+    ANNOTATED_MODES,
+    CameraInfoUse,
+    EvaluateOptions,
+    FrameRecord,
+    Summary,
+)
+from ldl_pose_ros.bag.report import REPORT_FILES
+from ldl_pose_ros.bag.writer import OutputBag
+from ldl_pose_ros.core.output_paths import OwnedFolder, check_not_inside
 from ldl_pose_ros.core.pipeline import FramePipeline
 
 if TYPE_CHECKING:
@@ -49,6 +64,8 @@ EXIT_OK = 0
 EXIT_NOTHING_PROCESSED = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 3
+#: Every name ``bag evaluate`` may write in its output folder.
+RESULT_NAMES = (*REPORT_FILES, OUTPUT_BAG)
 
 
 @dataclass
@@ -71,24 +88,54 @@ class EvaluationResult:
         return EXIT_OK
 
 
+def prepare_output(opts: EvaluateOptions) -> OwnedFolder:
+    """Check ``opts.out`` before anything is read or loaded; raises :class:`OutputError`.
+
+    Refused: an output folder that contains the input bag or the recording to
+    score, or lies inside them; a folder where a result name is taken by a file
+    this tool did not write (see :mod:`ldl_pose_ros.core.output_paths`).
+    """
+    inputs = [Path(opts.bag)] + ([Path(opts.predictions)] if opts.predictions else [])
+    check_not_inside(opts.out, [p for p in inputs if p.exists()], "--out")
+    folder = OwnedFolder(opts.out, "ldl-pose bag evaluate", "--out")
+    folder.prepare(RESULT_NAMES)
+    return folder
+
+
 def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
-                 progress: Callable[[str], None] | None = None) -> EvaluationResult:
+                 progress: Callable[[str], None] | None = None,
+                 stop: threading.Event | None = None) -> EvaluationResult:
     """Run ``ldl-pose bag evaluate`` (module docstring); writes everything under ``opts.out``.
 
-    Raises ``BagError`` (bag unusable, topic missing), ``GroundTruthError`` (ground
-    truth cannot be used as asked) and the estimator's errors (bad weights) before
-    any frame is processed.
+    Raises ``OutputError`` (unusable or unsafe output folder: checked first),
+    ``BagError`` (bag unusable, topic missing), ``GroundTruthError`` (ground truth
+    cannot be used as asked) and the estimator's errors (bad weights) before any
+    frame is processed.  Results are written under temporary names and renamed
+    into ``opts.out`` when complete; a previous run's results that this run does
+    not write again are removed (only files the marker proves this tool wrote).
+    ``stop`` (set by SIGTERM/SIGINT in the CLI) ends the pass after the current
+    frame: the results so far are written and the run counts as stopped early.
     """
-    from ldl_pose_ros.bag import report
-
     if opts.annotated not in ANNOTATED_MODES:
         raise ValueError(f"annotated must be one of {ANNOTATED_MODES}, got {opts.annotated!r}")
     if opts.camera_to_mocap:
         parse_transform(opts.camera_to_mocap)  # fail early on a bad argument
+    folder = prepare_output(opts)
+    with folder.work() as work:
+        return _evaluate(opts, folder, work, estimator, progress, stop)
+
+
+def _evaluate(opts: EvaluateOptions, folder: OwnedFolder, work: Path,
+              estimator: Estimator | None, progress: Callable[[str], None] | None,
+              stop: threading.Event | None) -> EvaluationResult:
+    """:func:`evaluate_bag` with the output folder prepared; results go to ``work`` first."""
+    from ldl_pose_ros.bag import report
+
     warnings: list[str] = []
     frames: list[FrameRecord] = []
     t_wall = time.monotonic()
     out = Path(opts.out)
+    camera = CameraInfoUse()
     with io.BagReader(opts.bag) as bag:
         warnings.extend(bag.warnings)
         image = io.detect_image_topic(bag, opts.image_topic)
@@ -105,21 +152,19 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
                 assert topic is not None  # the ground truth came from it
                 gt_topic = topic.name
             check_reachable(bag, image.name, gt, opts)
-        out.mkdir(parents=True, exist_ok=True)
         recorded: dict[str, object] | None = None
         out_bag = None
         pipeline = None
         if opts.predictions is None:
             pipeline = FramePipeline.from_params(opts.params, estimator)
-            remove_output_bag(out / OUTPUT_BAG)
-            out_bag = OutputBag(out / OUTPUT_BAG)
+            out_bag = OutputBag(work / OUTPUT_BAG)
         try:
             if pipeline is not None:
                 writer = OutputWriter(out_bag, opts.annotated) if out_bag is not None else None
                 stopped = offline_pass(bag, opts, image, info, gt_topic, pipeline, writer,
-                                       frames, progress)
+                                       frames, progress, camera, stop)
             else:
-                stopped = image_pass(bag, image, frames, opts.max_frames)
+                stopped = image_pass(bag, image, frames, opts.max_frames, stop)
         finally:
             if out_bag is not None:
                 out_bag.close()
@@ -128,6 +173,9 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
         # A damaged chunk can be skipped silently by the reader: compare with the index.
         warnings.append(f"recording damaged: {expected - len(frames)} of {expected} messages "
                         f"on {image.name} could not be read (the bag's index lists {expected})")
+    if pipeline is not None:
+        warnings.extend(pass_warnings(info, camera, frames))
+    refused = sum(f.faces_refused for f in frames)
     if opts.predictions is not None:
         recorded = recorded_pass(Path(opts.predictions), frames, opts.params, warnings)
     else:
@@ -158,6 +206,8 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
         "image_topic": image.name,
         "image_type": image.msgtype,
         "camera_info_topic": info.name if info else None,
+        "camera_info": camera.as_dict() if info is not None and pipeline is not None else None,
+        "faces_refused": refused,
         "ground_truth": gt_info,
         "ground_truth_error": gt_error,
         "stopped": stopped,
@@ -172,7 +222,11 @@ def evaluate_bag(opts: EvaluateOptions, estimator: Estimator | None = None,
         summary["output_topics"] = dict(out_bag.counts) if out_bag else {}
     if recorded is not None:
         summary["recording"] = recorded
-    paths = report.write_all(out, frames, summary)
+    written = report.write_all(work, frames, summary)
+    paths = {kind: folder.commit(p, p.name) for kind, p in written.items()}
+    if out_bag is not None:
+        folder.commit(work / OUTPUT_BAG, OUTPUT_BAG)
+    folder.remove_stale()
     return EvaluationResult(frames, summary, paths, stopped, warnings)
 
 

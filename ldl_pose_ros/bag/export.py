@@ -35,15 +35,24 @@ Output folder::
                    face crops with context (or whole frames with --save frames)
 
 The identity of every row (the first folder of ``file``) is ``--identity``
-(default: the bag's name), so several recordings exported into one folder, or
-listed as several sources, split per person in the training tree.  A damaged
-bag is exported up to the damage (exit code 3).
+(default: the bag's name), so several recordings, each exported into its own
+folder and listed as several sources, split per person in the training tree.  A
+damaged bag is exported up to the damage (exit code 3), and so is one stopped by
+SIGTERM or Ctrl-C.
+
+The output folder is handled as by every file tool (``core.output_paths``): it
+must not hold or lie in the input bag; results are written into a temporary
+folder inside it and renamed into place when complete; an earlier export there
+(proven by the folder's marker) is replaced, and nothing else is touched: a name
+this export writes that is taken by anything else is refused before the bag is
+read.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,8 +64,8 @@ import numpy as np
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.evaluate import EXIT_NOTHING_PROCESSED, EXIT_OK, EXIT_STOPPED
 from ldl_pose_ros.bag.export_files import (
+    OUTPUT_FILES,
     context_crop,
-    discard_images,
     prepare_output,
     save_image,
     write_outputs,
@@ -65,12 +74,18 @@ from ldl_pose_ros.bag.export_labels import ANGLE_NAMES, Candidate, label_from_gt
 from ldl_pose_ros.bag.groundtruth import DEFAULT_MAX_GAP_S, GroundTruthError, parse_transform
 from ldl_pose_ros.bag.gt_source import attach_ground_truth, check_reachable, read_ground_truth
 from ldl_pose_ros.bag.metrics import DEFAULT_MATCH_MAX_DEG
-from ldl_pose_ros.bag.pipeline_pass import ProcessedFrame, pipeline_pass, pred_faces
+from ldl_pose_ros.bag.pipeline_pass import (
+    ProcessedFrame,
+    pass_warnings,
+    pipeline_pass,
+    pred_faces,
+)
 from ldl_pose_ros.bag.pseudo_labels import StabilityLimits, unmirror
-from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord
+from ldl_pose_ros.bag.records import CameraInfoUse, EvaluateOptions, FrameRecord
 from ldl_pose_ros.bag.time_blocks import block_index
 from ldl_pose_ros.core.crop import flip_boxes
 from ldl_pose_ros.core.imaging import to_bgr
+from ldl_pose_ros.core.output_paths import OwnedFolder, atomic_text
 from ldl_pose_ros.core.params import DEFAULTS, Params
 from ldl_pose_ros.core.pipeline import FramePipeline
 
@@ -153,9 +168,16 @@ class ExportResult:
 
 
 def _identity(opts: ExportOptions) -> str:
+    """``--identity`` (default: the bag's name) as a folder name: letters, digits, ``_.-``.
+
+    It differs from the export's file names.
+    """
     name = opts.identity or Path(opts.bag).resolve().name.removesuffix(".mcap").removesuffix(
         ".db3")
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "recording"
+    if clean in OUTPUT_FILES:
+        raise ValueError(f"--identity {name}: {clean} is the name of an output file; "
+                         "choose another identity")
     return clean
 
 
@@ -163,8 +185,9 @@ class _Collector:
     """What the image pass leaves for labelling: candidate faces and their image files."""
 
     def __init__(self, opts: ExportOptions, pipeline: FramePipeline, identity: str,
-                 mirror: bool) -> None:
+                 mirror: bool, root: Path) -> None:
         self.opts, self.pipeline, self.identity, self.mirror = opts, pipeline, identity, mirror
+        self.root = root  # where the images go (the run's temporary folder)
         self.frames: list[FrameRecord] = []
         self.candidates: list[Candidate] = []
         self.t0: float | None = None
@@ -202,14 +225,14 @@ class _Collector:
         bgr = to_bgr(f.image, f.color)
         if opts.save == "frames":
             frame_file = f"{folder}/{rec.index:06d}.jpg"
-            save_image(opts.out / frame_file, bgr, opts.jpeg_quality)
+            save_image(self.root / frame_file, bgr, opts.jpeg_quality)
         for k, face in enumerate(rec.faces):
             if opts.save == "frames":
                 file, box = frame_file, boxes[k]
             else:
                 crop, box = context_crop(bgr, boxes[k], opts.context)
                 file = f"{folder}/{rec.index:06d}_{k}.jpg"
-                save_image(opts.out / file, crop, opts.jpeg_quality)
+                save_image(self.root / file, crop, opts.jpeg_quality)
             self.candidates.append(Candidate(
                 rec.index, k, file, box, boxes[k], face.score or 0.0, int(face.track_id or 0),
                 np.asarray(face.net_angles), np.asarray(face.stds),
@@ -218,19 +241,35 @@ class _Collector:
 
 
 def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
-               progress: Callable[[str], None] | None = None) -> ExportResult:
+               progress: Callable[[str], None] | None = None,
+               stop: threading.Event | None = None) -> ExportResult:
     """Run ``ldl-pose bag export`` (module docstring); writes everything under ``opts.out``.
 
-    Raises ``ValueError`` (options), ``BagError`` (bag unusable, topic or ground
-    truth missing), ``GroundTruthError`` and the estimator's errors before any
-    file is written; ``GroundTruthError`` also after the pass when the ground truth
-    cannot be brought into the camera frame (``--align-frames`` without a frame with
-    both a face and ground truth), after removing the images it wrote.
+    Raises ``ValueError`` (options), ``OutputError`` (an output folder that is unsafe
+    or unusable: checked first, see ``export_files.prepare_output``), ``BagError``
+    (bag unusable, topic or ground truth missing), ``GroundTruthError`` and the
+    estimator's errors before any result is written; ``GroundTruthError`` also after
+    the pass when the ground truth cannot be brought into the camera frame
+    (``--align-frames`` without a frame with both a face and ground truth).  Results
+    go to a temporary folder inside ``opts.out`` and are renamed into place when
+    complete, so a failed run leaves the folder as it was (and removes it when it
+    created it).  ``stop`` (SIGTERM/SIGINT in the CLI) ends the pass after the
+    current frame: what was read is exported and the run counts as stopped early.
     """
     opts.check()
+    identity = _identity(opts)
+    folder = prepare_output(opts, identity)
+    with folder.work() as work:
+        return _export(opts, identity, folder, work, estimator, progress, stop)
+
+
+def _export(opts: ExportOptions, identity: str, folder: OwnedFolder, work: Path,
+            estimator: Estimator | None, progress: Callable[[str], None] | None,
+            stop: threading.Event | None) -> ExportResult:
+    """:func:`export_bag` with the output folder prepared; results go to ``work`` first."""
     warnings: list[str] = []
     t_wall = time.monotonic()
-    identity = _identity(opts)
+    camera = CameraInfoUse()
     ev = EvaluateOptions(bag=opts.bag, out=opts.out, gt_topic=opts.gt_topic,
                          gt_frame=opts.gt_frame, camera_to_mocap=opts.camera_to_mocap,
                          align_frames=opts.align_frames, gt_max_gap_s=opts.gt_max_gap_s,
@@ -257,12 +296,11 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
             check_reachable(bag, image.name, gt, ev)
         source = "gt" if gt is not None else "pseudo"
         pipeline = FramePipeline.from_params(opts.params, estimator)
-        created = not opts.out.exists()
-        prepare_output(opts.out)
-        state = _Collector(opts, pipeline, identity, mirror=source == "pseudo")
+        state = _Collector(opts, pipeline, identity, mirror=source == "pseudo", root=work)
         stopped = pipeline_pass(bag, image, info, pipeline, state.frames, state.frame,
                                 max_frames=opts.max_frames, admit=state.admit,
-                                progress=progress)
+                                progress=progress, camera=camera, stop=stop)
+    warnings.extend(pass_warnings(info, camera, state.frames))
     expected = getattr(image, "count", 0) or 0
     seen = len(state.frames) + state.skipped_interval
     if stopped is None and not opts.max_frames and 0 < seen < expected:
@@ -272,14 +310,14 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
     if gt is not None:
         try:
             gt_info = attach_ground_truth(state.frames, gt, ev, warnings)
-        except GroundTruthError as exc:
-            discard_images(opts.out, {c.file for c in state.candidates}, created)
+        except GroundTruthError as exc:  # the images in ``work`` go with it
             raise GroundTruthError(f"ground truth cannot be used: {exc}; nothing was exported"
                                    ) from exc
         label_from_gt(state.frames, state.candidates, opts.match_max_deg)
     else:
         label_from_model(state.frames, state.candidates, opts.limits, opts.label_angles)
-    paths, counts = write_outputs(opts, identity, state.frames, state.candidates, source)
+    written, counts = write_outputs(work, opts, identity, state.frames, state.candidates,
+                                    source)
     statuses: dict[str, int] = {}
     for c in state.candidates:
         if c.label is None:
@@ -305,8 +343,15 @@ def export_bag(opts: ExportOptions, estimator: Estimator | None = None,
         if source == "pseudo" else None,
         "model": {"weights": str(est.weights), "backend": est.backend, "device": est.device,
                   "detector": opts.params.detection.detector},
+        "camera_info": camera.as_dict() if info is not None else None,
+        "faces_refused": sum(f.faces_refused for f in state.frames),
         "stopped": stopped, "warnings": warnings, "wall_s": time.monotonic() - t_wall,
     }
-    paths["summary"] = opts.out / "export.json"
-    paths["summary"].write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    with atomic_text(work / "export.json") as f:
+        f.write(json.dumps(summary, indent=2, default=str) + "\n")
+    written["summary"] = work / "export.json"
+    if (work / identity).is_dir():  # the images first, then the files that list them
+        folder.commit(work / identity, identity)
+    paths = {k: folder.commit(p, p.name) for k, p in written.items()}
+    folder.remove_stale()
     return ExportResult(summary, paths, stopped, warnings)

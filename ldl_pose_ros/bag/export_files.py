@@ -1,21 +1,27 @@
 # Copyright 2026 The ldl_pose_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The files of ``ldl-pose bag export``: output folder, face images, label and index CSVs."""
+"""The files of ``ldl-pose bag export``: output folder, face images, label and index CSVs.
+
+The output folder follows the rules of every file tool (``core.output_paths``):
+checked before anything is read, results written into a temporary folder inside
+it and renamed into place when complete, and only files its marker proves an
+earlier export wrote are replaced or removed.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ldl_pose_ros.bag.errors import BagError
 from ldl_pose_ros.bag.export_labels import ANGLE_NAMES, Candidate
 from ldl_pose_ros.bag.records import FrameRecord
 from ldl_pose_ros.bag.time_blocks import GUARD, VAL, choose_val_blocks, guarded_split
-from ldl_pose_ros.core.label_csv import COLUMNS, label_row
+from ldl_pose_ros.core.label_csv import COLUMNS, file_cell, label_row
+from ldl_pose_ros.core.output_paths import OwnedFolder, check_not_inside
+from ldl_pose_ros.core.safe_csv import safe_writer
 
 if TYPE_CHECKING:
     from ldl_pose_ros.bag.export import ExportOptions
@@ -28,57 +34,37 @@ INDEX_COLUMNS = (
 )
 
 
+#: The files ``bag export`` writes in its output folder (beside the identity's image folder).
 OUTPUT_FILES = ("labels.csv", "train.csv", "val.csv", "index.csv", "export.json")
 
 
-def prepare_output(out: Path) -> None:
-    """Create ``out``, or clear an earlier export in it; refuse any other non-empty folder."""
-    import shutil
+def prepare_output(opts: ExportOptions, identity: str) -> OwnedFolder:
+    """Check ``opts.out`` before anything is read or loaded; raises :class:`OutputError`.
 
-    if not out.exists():
-        out.mkdir(parents=True)
-        return
-    if not out.is_dir():
-        raise BagError(f"{out} exists and is not a folder")
-    if not any(out.iterdir()):
-        return
-    summary = out / "export.json"
-    if not summary.is_file():
-        raise BagError(f"{out} is not empty and holds no earlier export (export.json): "
-                       "choose a new folder")
-    try:
-        identity = json.loads(summary.read_text()).get("identity")
-    except (OSError, ValueError) as exc:
-        raise BagError(f"{out}: unreadable earlier export.json ({exc}): remove it") from exc
-    if identity and "/" not in identity and (out / identity).is_dir():
-        shutil.rmtree(out / identity)
-    for name in OUTPUT_FILES:
-        (out / name).unlink(missing_ok=True)
-
-
-def discard_images(out: Path, files: set[str], created: bool) -> None:
-    """Remove the image ``files`` (relative to ``out``) of an export that failed.
-
-    Folders left empty go too, and ``out`` itself when this export ``created`` it.
+    The rules of ``bag evaluate`` (:mod:`ldl_pose_ros.core.output_paths`): the folder
+    must not hold the input bag or lie inside it, and each name this export writes
+    (:data:`OUTPUT_FILES` and the ``identity`` folder) must be free or proven, by the
+    folder's marker, to be an earlier export's; other entries are never touched.
     """
-    for f in files:
-        (out / f).unlink(missing_ok=True)
-    for d in sorted({(out / f).parent for f in files}, key=lambda p: len(p.parts),
-                    reverse=True):
-        while d != out and d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
-            d = d.parent
-    if created and out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
+    if Path(opts.bag).exists():
+        check_not_inside(opts.out, [Path(opts.bag)], "--out")
+    folder = OwnedFolder(opts.out, "ldl-pose bag export", "--out")
+    folder.prepare((*OUTPUT_FILES, identity))
+    return folder
 
 
 def save_image(path: Path, image_bgr: np.ndarray, quality: int) -> None:
-    """Write a BGR image as JPEG (folders created); ``OSError`` when it cannot."""
+    """Write a BGR image as JPEG (folders created).
+
+    Raises ``OSError`` with the cause and the file name when it cannot (a full disk).
+    """
     import cv2
 
+    ok, buf = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode {path.name} as JPEG")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-        raise OSError(f"cannot write {path}")
+    path.write_bytes(buf.tobytes())
 
 
 def context_crop(bgr: np.ndarray, box: np.ndarray, context: float
@@ -95,11 +81,17 @@ def context_crop(bgr: np.ndarray, box: np.ndarray, context: float
     return bgr[y0:y1, x0:x1].copy(), box - np.array([x0, y0, x0, y0], dtype=np.float64)
 
 
-def write_outputs(opts: ExportOptions, identity: str, frames: list[FrameRecord],
+def write_outputs(out: Path, opts: ExportOptions, identity: str, frames: list[FrameRecord],
                   cands: list[Candidate], source: str
                   ) -> tuple[dict[str, Path], dict[str, int]]:
-    """labels.csv, train/val.csv, index.csv; removes the image files of unexported faces."""
-    out = opts.out
+    """labels.csv, train/val.csv, index.csv in ``out``; removes unexported faces' images.
+
+    ``index.csv`` is for people and spreadsheets: its cells go through
+    ``core.safe_csv`` (no formula cells).  labels/train/val.csv are the training
+    format, read back as paths and numbers (``core.label_csv.label_row``: a ``file``
+    that starts with a formula character is written ``./file``, never escaped with
+    an apostrophe that would break the path).
+    """
     stamps = {rec.index: rec.stamp_ns for rec in frames}
     times = np.array([c.time_s for c in cands], dtype=np.float64)
     blocks = np.array([c.block for c in cands], dtype=np.int64)
@@ -114,7 +106,8 @@ def write_outputs(opts: ExportOptions, identity: str, frames: list[FrameRecord],
         paths.update({"train": out / "train.csv", "val": out / "val.csv"})
     files = {k: open(p, "w", newline="") for k, p in paths.items()}  # noqa: SIM115
     try:
-        writers = {k: csv.writer(f) for k, f in files.items()}
+        writers: dict[str, Any] = {
+            k: safe_writer(f) if k == "index" else csv.writer(f) for k, f in files.items()}
         for k, wr in writers.items():
             wr.writerow(INDEX_COLUMNS if k == "index" else COLUMNS)
         for i, c in enumerate(cands):
@@ -126,7 +119,7 @@ def write_outputs(opts: ExportOptions, identity: str, frames: list[FrameRecord],
                     writers[split[i]].writerow(row)
             lab = c.label if c.label is not None else [None] * 3
             writers["index"].writerow([
-                c.file if c.label is not None else "", c.face, identity, c.frame,
+                file_cell(c.file) if c.label is not None else "", c.face, identity, c.frame,
                 stamps[c.frame], _num(c.time_s), c.block, split[i], c.track_id,
                 source if c.label is not None else "", "exported" if c.label is not None
                 else c.status, _num(c.weight), *(_num(v) for v in lab),
@@ -140,6 +133,11 @@ def write_outputs(opts: ExportOptions, identity: str, frames: list[FrameRecord],
     for c in cands:
         if c.file not in keep_files:
             (out / c.file).unlink(missing_ok=True)
+    for d in sorted({(out / c.file).parent for c in cands}, key=lambda p: len(p.parts),
+                    reverse=True):  # image folders left empty go too
+        while d != out and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
     counts = {"exported": int(kept.sum()), "blocks": len(set(blocks[kept].tolist())),
               "val_blocks": len(val_blocks), "train": int(np.sum(split == "train")),
               "val": int(np.sum(split == VAL)) if val_blocks else 0,

@@ -83,6 +83,27 @@ class Pose:
         return geometry.matrix_to_quaternion(self.R)
 
 
+#: Largest |length^2 - 1| of a quaternion that is used (tf2 refuses the same).
+QUATERNION_TOLERANCE = 0.01
+
+
+def pose_problem(t: npt.ArrayLike, q: npt.ArrayLike) -> str | None:
+    """Why a pose (translation, quaternion x, y, z, w) from a message is unusable, or None.
+
+    Unusable: non-finite values, or a quaternion that is not of unit length within
+    :data:`QUATERNION_TOLERANCE` (as tf2 refuses it: a near-zero quaternion has no
+    rotation).
+    """
+    tt, qq = np.asarray(t, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if not (np.all(np.isfinite(tt)) and np.all(np.isfinite(qq))):
+        return "non-finite position or orientation"
+    with np.errstate(over="ignore"):
+        n2 = float(np.dot(qq, qq))
+    if not abs(n2 - 1.0) <= QUATERNION_TOLERANCE:
+        return f"quaternion of length {np.sqrt(n2):.3g} is not a unit quaternion"
+    return None
+
+
 def parse_transform(text: str) -> Pose:
     """Parse ``x,y,z,qx,qy,qz,qw`` (metres, unit quaternion) into a :class:`Pose`."""
     try:

@@ -24,10 +24,32 @@ from ldl_pose_ros.bag.groundtruth import (
     TfBuffer,
     align_camera_to_gt,
     parse_transform,
+    pose_problem,
 )
 from ldl_pose_ros.bag.messages import pose_to_arrays, transform_to_arrays
 from ldl_pose_ros.bag.metrics import match_face
 from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord
+
+
+@dataclass
+class Skipped:
+    """Ground-truth messages left out, counted, with the first reason (for the report)."""
+
+    what: str
+    used: int = 0
+    count: int = 0
+    first: str = ""
+
+    def add(self, reason: str) -> None:
+        """Count one skipped message."""
+        self.count += 1
+        self.first = self.first or reason
+
+    def report(self, warnings: list[str]) -> None:
+        """Add a warning when anything was skipped."""
+        if self.count:
+            warnings.append(f"ground truth: {self.count} of {self.count + self.used} "
+                            f"{self.what} skipped (first: {self.first})")
 
 
 @dataclass
@@ -50,19 +72,27 @@ def read_ground_truth(bag: io.BagReader, opts: EvaluateOptions, warnings: list[s
             raise io.BagError(f"--gt-frame {opts.gt_frame}: the bag has no /tf or /tf_static "
                               f"topic; its topics:\n{bag.describe_topics()}")
         buf = TfBuffer()
+        skipped = Skipped("transforms on /tf, /tf_static")
         try:
             for m in bag.messages(tf_topics):
                 try:
                     msg = io.deserialize(m.data, m.msgtype)
-                except Exception:  # noqa: BLE001 - one bad TF message
+                except Exception as exc:  # noqa: BLE001 - one bad TF message
+                    skipped.add(f"cannot deserialize ({type(exc).__name__})")
                     continue
                 for tr in getattr(msg, "transforms", []):
                     t, q = transform_to_arrays(tr.transform)
+                    problem = pose_problem(t, q)
+                    if problem is not None:
+                        skipped.add(f"{tr.child_frame_id}: {problem}")
+                        continue
+                    skipped.used += 1
                     buf.add(tr.header.frame_id, tr.child_frame_id,
                             io.stamp_seconds(tr.header.stamp),
                             Pose.from_quaternion(t, q), m.topic == "/tf_static")
         except io.BagReadError as exc:
             warnings.append(f"ground truth: {exc}; using the transforms before it")
+        skipped.report(warnings)
         gt_frame = opts.gt_frame.lstrip("/")
         if gt_frame not in buf.frames():
             known = ", ".join(sorted(buf.frames())) or "none"
@@ -87,19 +117,25 @@ def read_ground_truth(bag: io.BagReader, opts: EvaluateOptions, warnings: list[s
         return None
     series = PoseSeries()
     frames: set[str] = set()
+    skipped = Skipped(f"messages on {info.name}")
     try:
         for m in bag.messages([info.name]):
             try:
                 msg = io.deserialize(m.data, m.msgtype)
-            except Exception:  # noqa: BLE001 - one bad message
+            except Exception as exc:  # noqa: BLE001 - one bad message
+                skipped.add(f"cannot deserialize ({type(exc).__name__})")
                 continue
             p, q = pose_to_arrays(msg.pose)
-            if not np.all(np.isfinite(p)) or not np.all(np.isfinite(q)) or not np.any(q):
+            problem = pose_problem(p, q)
+            if problem is not None:
+                skipped.add(problem)
                 continue
+            skipped.used += 1
             frames.add(msg.header.frame_id)
             series.add(io.stamp_seconds(msg.header.stamp), Pose.from_quaternion(p, q))
     except io.BagReadError as exc:
         warnings.append(f"ground truth: {exc}; using the poses before it")
+    skipped.report(warnings)
     if len(frames) > 1:
         raise io.BagError(f"ground-truth topic {info.name} mixes frames {sorted(frames)}")
     gt_frame_id = next(iter(frames), "")

@@ -15,6 +15,8 @@ Reading (:class:`BagReader`)
       iterator, after every message before it was delivered, so callers keep what
       they processed.
 
+    Decompression is bounded (:mod:`ldl_pose_ros.bag.bounded`): a chunk that
+    expands beyond what it declares, or beyond 256 MiB, is damage like any other.
     Messages are decoded with the ``ROS2_KILTED`` typestore (:func:`typestore`).
 
 Writing is :mod:`ldl_pose_ros.bag.writer`, building messages
@@ -110,6 +112,9 @@ class _Part:
 def _reader_part(path: Path) -> _Part:
     from rosbags.rosbag2 import Reader
 
+    from ldl_pose_ros.bag import bounded
+
+    bounded.install()  # rosbags decompresses without a bound otherwise
     reader = Reader(path)
     reader.open()
     topics: dict[str, TopicInfo] = {}

@@ -19,6 +19,7 @@ header and logged at the image's log time:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.messages import TypestoreMessages
 from ldl_pose_ros.bag.pipeline_pass import ProcessedFrame, pipeline_pass, pred_faces
-from ldl_pose_ros.bag.records import EvaluateOptions, FrameRecord
+from ldl_pose_ros.bag.records import CameraInfoUse, EvaluateOptions, FrameRecord
 from ldl_pose_ros.bag.writer import OutputBag
 from ldl_pose_ros.core.messages import Message
 from ldl_pose_ros.core.outputs import FrameOutputs
@@ -74,8 +75,15 @@ class OutputWriter:
 def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
                  info: io.TopicInfo | None, gt_topic: str | None, pipeline: FramePipeline,
                  writer: OutputWriter | None, frames: list[FrameRecord],
-                 progress: Callable[[str], None] | None) -> str | None:
-    """Process every image (``bag.pipeline_pass``); returns why it stopped early, or None."""
+                 progress: Callable[[str], None] | None,
+                 camera: CameraInfoUse | None = None,
+                 stop: threading.Event | None = None) -> str | None:
+    """Process every image (``bag.pipeline_pass``); returns why it stopped early, or None.
+
+    ``camera`` counts the camera_info messages that cannot be used and the frames
+    that used the nominal camera; ``stop`` (set by SIGTERM/SIGINT) ends the pass
+    after the current frame, like Ctrl-C.
+    """
     extra = [gt_topic] if gt_topic else []
     if writer is not None:  # the input's TF (camera mounts, mocap) completes the output's tree
         extra += [t for t in io.TF_TOPICS if t in bag.topics]
@@ -92,4 +100,4 @@ def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,
     return pipeline_pass(bag, image, info, pipeline, frames, on_frame,
                          max_frames=opts.max_frames, extra_topics=extra,
                          on_message=copy_input if writer is not None else None,
-                         progress=progress)
+                         progress=progress, camera=camera, stop=stop)

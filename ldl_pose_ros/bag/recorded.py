@@ -10,9 +10,11 @@ the log times of an image and of its ``head_poses`` give the node's latency.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ldl_pose_ros.bag import io
+from ldl_pose_ros.bag.groundtruth import pose_problem
 from ldl_pose_ros.bag.messages import pose_to_arrays, transform_to_arrays
 from ldl_pose_ros.bag.metrics import PredFace
 from ldl_pose_ros.bag.records import FrameRecord, damaged_after
@@ -21,10 +23,12 @@ from ldl_pose_ros.core.params import Params
 
 
 def image_pass(bag: io.BagReader, image: io.TopicInfo, frames: list[FrameRecord],
-                max_frames: int | None) -> str | None:
-    """Only the headers of the input images (recorded mode)."""
+               max_frames: int | None, stop: threading.Event | None = None) -> str | None:
+    """Only the headers of the input images (recorded mode); ``stop`` ends it early."""
     try:
         for m in bag.messages([image.name]):
+            if stop is not None and stop.is_set():
+                return f"interrupted after {damaged_after(frames)}"
             if max_frames is not None and len(frames) >= max_frames:
                 break
             rec = FrameRecord(len(frames), 0, m.log_time_ns, "")
@@ -62,6 +66,7 @@ def recorded_pass(rec_path: Path, frames: list[FrameRecord], params: Params,
         diag: dict[str, str] = {}
         prefix = params.output.face_frame_prefix
         stopped = None
+        bad_poses = 0
         try:
             for m in rec.messages(pose_topics + tf_topics + image_topics + diag_topics):
                 try:
@@ -73,9 +78,11 @@ def recorded_pass(rec_path: Path, frames: list[FrameRecord], params: Params,
                 elif m.topic in pose_topics:
                     key = io.stamp_key(msg.header.stamp)
                     processed.setdefault(key, m.log_time_ns)
+                    pairs = [pose_to_arrays(ps) for ps in msg.poses]
+                    bad_poses += sum(pose_problem(p, q) is not None for p, q in pairs)
                     poses_only[key] = [
                         PredFace(None, geometry.quaternion_to_matrix(q), p)
-                        for p, q in (pose_to_arrays(ps) for ps in msg.poses)
+                        for p, q in pairs if pose_problem(p, q) is None
                     ]
                 elif m.topic in diag_topics:
                     for st in msg.status:
@@ -88,11 +95,17 @@ def recorded_pass(rec_path: Path, frames: list[FrameRecord], params: Params,
                             continue
                         tid = int(child[len(prefix):])
                         p, q = transform_to_arrays(tr.transform)
+                        if pose_problem(p, q) is not None:
+                            bad_poses += 1
+                            continue
                         faces.setdefault(io.stamp_key(tr.header.stamp), {})[tid] = PredFace(
                             tid, geometry.quaternion_to_matrix(q), p)
         except io.BagReadError as exc:
             stopped = str(exc)
             warnings.append(f"recording damaged: {exc}; using what came before")
+    if bad_poses:
+        warnings.append(f"recording: {bad_poses} face pose(s) skipped (non-finite, or a "
+                        "quaternion that is not of unit length)")
     for f in frames:
         if f.status != "ok":
             continue

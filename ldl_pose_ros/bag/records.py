@@ -56,11 +56,33 @@ class FrameRecord:
     gt: Pose | None = None  # ground truth in the camera frame
     match: int | None = None  # index into faces
     in_metrics: bool = True
+    faces_refused: int = 0  # faces left out: the network's output was no distribution
 
     @property
     def stamp_s(self) -> float:
         """Header stamp in seconds."""
         return self.stamp_ns * 1e-9
+
+
+@dataclass
+class CameraInfoUse:
+    """What ``bag evaluate`` did with the camera_info topic (counted as the node counts it)."""
+
+    messages: int = 0
+    refused: int = 0
+    first_problem: str = ""
+    frames_nominal: int = 0
+
+    def refuse(self, problem: str) -> None:
+        """Count one camera_info that cannot be used."""
+        self.refused += 1
+        self.first_problem = self.first_problem or problem
+
+    def as_dict(self) -> dict[str, object]:
+        """For ``metrics.json``."""
+        return {"messages": self.messages, "refused": self.refused,
+                "first_problem": self.first_problem or None,
+                "frames_nominal_camera": self.frames_nominal}
 
 
 def damaged_after(frames: list[FrameRecord]) -> str:

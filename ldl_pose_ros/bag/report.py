@@ -4,6 +4,7 @@
 
 Files (in the output folder)
     ``frames.csv``   one row per input image frame (:data:`FRAME_COLUMNS`);
+                     (every CSV goes through ``core.safe_csv``: no formula cells)
     ``faces.csv``    one row per published face (:data:`FACE_COLUMNS`);
     ``metrics.csv``  one row with the summary (:data:`METRICS_COLUMNS`);
     ``metrics.json`` the full summary (also options, warnings, where it stopped);
@@ -21,7 +22,6 @@ ground truth, or without ground truth of the face with the lowest track id.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, SupportsFloat
 import numpy as np
 
 from ldl_pose_ros.core import geometry
+from ldl_pose_ros.core.safe_csv import safe_writer
 
 if TYPE_CHECKING:
     from ldl_pose_ros.bag.metrics import PredFace
@@ -47,6 +48,10 @@ FACE_COLUMNS = (
     "yaw", "pitch", "roll", "yaw_std", "pitch_std", "roll_std",
     "net_yaw", "net_pitch", "net_roll", "x", "y", "z", "qx", "qy", "qz", "qw",
 )
+#: Every file :func:`write_all` may write (the plots only when there is data for them).
+REPORT_FILES = ("frames.csv", "faces.csv", "metrics.csv", "metrics.json", "report.md",
+                "angles.png", "latency.png", "pred_vs_true.png", "error_vs_yaw.png",
+                "calibration.png")
 METRICS_COLUMNS = (
     "frames", "frames_processed", "frames_bad_input", "frames_not_processed",
     "frames_with_faces", "faces", "tracks", "frames_with_gt", "frames_scored", "frames_matched",
@@ -95,7 +100,7 @@ def primary_face(frame: FrameRecord) -> PredFace | None:
 def write_frames_csv(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Write ``frames.csv``."""
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = safe_writer(f)
         w.writerow(FRAME_COLUMNS)
         for fr in frames:
             face = primary_face(fr)
@@ -124,7 +129,7 @@ def write_frames_csv(path: Path, frames: Sequence[FrameRecord]) -> None:
 def write_faces_csv(path: Path, frames: Sequence[FrameRecord]) -> None:
     """Write ``faces.csv``."""
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = safe_writer(f)
         w.writerow(FACE_COLUMNS)
         for fr in frames:
             for face in fr.faces:
@@ -167,7 +172,7 @@ def write_metrics(out: Path, summary: Summary) -> tuple[Path, Path]:
     row = metrics_row(summary)
     csv_path, json_path = out / "metrics.csv", out / "metrics.json"
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = safe_writer(f)
         w.writerow(METRICS_COLUMNS)
         w.writerow([_num(row[k], 4) if not isinstance(row[k], str) else row[k]
                     for k in METRICS_COLUMNS])
@@ -199,8 +204,7 @@ def markdown(summary: Summary, paths: dict[str, Path]) -> str:
             if s["mode"] == "recorded" else "offline, the node's pipeline on every frame")
     lines += [f"- Mode: {mode}",
               f"- Images: `{s['image_topic']}` ({s['image_type']})",
-              f"- Camera info: `{s['camera_info_topic']}`" if s["camera_info_topic"]
-              else "- Camera info: none (nominal camera)"]
+              _camera_line(s)]
     if s.get("model"):
         m = s["model"]
         lines.append(f"- Model: `{m['weights']}` on {m['device']} ({m['backend']}), "
@@ -270,6 +274,19 @@ def markdown(summary: Summary, paths: dict[str, Path]) -> str:
                      + ", ".join(f"{k} {v}" for k, v in sorted(s["output_topics"].items()))
                      + ")")
     return "\n".join(lines) + "\n"
+
+
+def _camera_line(s: Summary) -> str:
+    """The report's camera_info line: the topic, and what could not be used of it."""
+    topic = s.get("camera_info_topic")
+    if not topic:
+        return "- Camera info: none (nominal camera)"
+    use = s.get("camera_info") or {}
+    if not use.get("refused"):
+        return f"- Camera info: `{topic}`"
+    return (f"- Camera info: `{topic}`: {use['refused']} of {use['messages']} message(s) "
+            f"could not be used ({use['first_problem']}); {use['frames_nominal_camera']} "
+            "frame(s) used the nominal camera")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -10,30 +10,38 @@ MCAP (:class:`McapScanner`)
     complete message up to the first incomplete or invalid record, then raises
     :class:`ldl_pose_ros.bag.errors.BagReadError` naming the byte offset.
 
+    Bounded: a record longer than :data:`MAX_RECORD`, an opcode the specification
+    does not define, and a chunk that declares or expands to more than
+    ``bounded.MAX_CHUNK_BYTES`` are damage; chunks are decompressed to their
+    declared size at most (:mod:`ldl_pose_ros.bag.bounded`).
+
 SQLite (:class:`SqliteSalvage`)
     A truncated ``.db3`` file is refused by SQLite because its header promises
-    more pages than the file has.  A temporary copy whose header no longer
-    vouches for the page count (SQLite then takes the size from the file) opens;
-    its ``messages`` table is read in row order up to the first missing page.
+    more pages than the file has.  Opened in place, read-only and immutable, with
+    ``writable_schema`` (SQLite then takes the size from the file), its
+    ``messages`` table is read in row order up to the first missing page.  Nothing
+    is copied or written anywhere.
 """
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import struct
-import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ldl_pose_ros.bag.bounded import MAX_CHUNK_BYTES, decompress
 from ldl_pose_ros.bag.errors import BagError, BagReadError
 
 MAGIC = b"\x89MCAP0\r\n"
 _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x03, 0x04, 0x05, 0x06
 _OP_FOOTER, _OP_DATA_END = 0x02, 0x0F
-#: Largest record accepted (guards against a corrupt length field).
-MAX_RECORD = 1 << 32
+#: Largest top-level record accepted (guards against a corrupt length field): a
+#: chunk of the largest size accepted plus its header.
+MAX_RECORD = MAX_CHUNK_BYTES + (1 << 20)
+#: Opcodes of the MCAP specification (0x01..0x0F); 0x00 and the rest are damage.
+_KNOWN_OPS = range(0x01, 0x10)
 
 
 class _Damaged(Exception):
@@ -50,22 +58,6 @@ def _string(buf: memoryview, pos: int) -> tuple[str, int]:
     if end > len(buf):
         raise ValueError("string runs past its record")
     return bytes(buf[pos + 4:end]).decode("utf-8"), end
-
-
-def _decompress(data: bytes, compression: str, size: int) -> bytes:
-    if compression == "":
-        return data
-    if compression == "lz4":
-        from lz4.frame import decompress
-
-        return decompress(data)
-    if compression == "zstd":
-        try:
-            from compression import zstd
-        except ImportError:
-            from backports import zstd  # Python < 3.14
-        return zstd.decompress(data)
-    raise ValueError(f"unsupported chunk compression {compression!r}")
 
 
 class McapScanner:
@@ -92,6 +84,8 @@ class McapScanner:
             if len(head) < 9:
                 raise _Damaged(offset, "record header cut short (file truncated)")
             op, length = struct.unpack("<BQ", head)
+            if op not in _KNOWN_OPS:
+                raise _Damaged(offset, f"invalid record opcode 0x{op:02x}")
             if length > MAX_RECORD:
                 raise _Damaged(offset, f"implausible record length {length}")
             content = f.read(length)
@@ -117,7 +111,7 @@ class McapScanner:
                     data = bytes(buf[pos + 8:pos + 8 + n])
                     if len(data) != n:
                         raise ValueError("chunk data runs past its record")
-                    inner = memoryview(_decompress(data, compression, size))
+                    inner = memoryview(decompress(data, compression, size))
                 except Exception as exc:  # noqa: BLE001 - any damage: stop here
                     raise _Damaged(offset, f"bad chunk: {exc}") from exc
                 pos = 0
@@ -125,6 +119,8 @@ class McapScanner:
                     if pos + 9 > len(inner):
                         raise _Damaged(offset, "chunk ends inside a record header")
                     iop, ilen = struct.unpack_from("<BQ", inner, pos)
+                    if iop not in _KNOWN_OPS:
+                        raise _Damaged(offset, f"invalid record opcode 0x{iop:02x} in a chunk")
                     if pos + 9 + ilen > len(inner):
                         raise _Damaged(offset, "chunk ends inside a record")
                     yield offset, iop, inner[pos + 9:pos + 9 + ilen]
@@ -184,21 +180,18 @@ class SqliteSalvage:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._tmp = Path(tempfile.mkdtemp(prefix="ldl_pose_salvage_"))
-        copy = self._tmp / self.path.name
-        shutil.copyfile(self.path, copy)
+        self._con: sqlite3.Connection | None = None
         try:
-            with open(copy, "r+b") as f:
-                head = bytearray(f.read(100))
-                if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
-                    raise BagError(f"cannot read {self.path}: not an SQLite database")
-                (counter,) = struct.unpack_from(">I", head, 24)
-                f.seek(92)  # "version-valid-for" != change counter: size from the file
-                f.write(struct.pack(">I", (counter + 1) & 0xFFFFFFFF))
-                page = struct.unpack_from(">H", head, 16)[0] or 65536
-                f.truncate(copy.stat().st_size // page * page)
-            self._con: sqlite3.Connection | None = sqlite3.connect(f"file:{copy}?mode=ro",
-                                                                   uri=True)
+            with open(self.path, "rb") as f:
+                head = f.read(100)
+            if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+                raise BagError(f"cannot read {self.path}: not an SQLite database")
+            uri = f"{self.path.absolute().as_uri()}?mode=ro&immutable=1"
+            self._con = sqlite3.connect(uri, uri=True)
+            # The header's page count is believed only by a writer; with writable_schema
+            # a reader takes the file's size instead (a read-only connection: nothing
+            # is written; immutable: no lock, no journal next to the bag).
+            self._con.execute("PRAGMA writable_schema=ON")
             rows = self._con.execute("SELECT id, name, type FROM topics").fetchall()
         except BagError:
             self.close()
@@ -232,9 +225,8 @@ class SqliteSalvage:
             raise BagReadError(f"{self.path.name}: stopped at damaged data: {exc}", last) from exc
 
     def close(self) -> None:
-        """Drop the temporary copy."""
+        """Close the database."""
         con = getattr(self, "_con", None)
         if con is not None:
             con.close()
             self._con = None
-        shutil.rmtree(self._tmp, ignore_errors=True)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -20,18 +19,6 @@ from ldl_pose_ros.core.messages import Message
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
     from rosbags.rosbag2 import Writer
-
-
-def remove_output_bag(path: Path) -> None:
-    """Delete a previous output bag at ``path`` (only a rosbag2 directory we could have written)."""
-    if not path.exists():
-        return
-    if path.is_dir() and all(
-        f.is_file() and (f.name == "metadata.yaml" or f.suffix == ".mcap") for f in path.iterdir()
-    ):
-        shutil.rmtree(path)
-        return
-    raise BagError(f"{path} exists and is not an output bag of this tool: remove it first")
 
 
 class OutputBag:

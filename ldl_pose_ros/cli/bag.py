@@ -15,11 +15,15 @@ from pathlib import Path
 
 from ldl_pose_ros.cli.bag_args import (
     add_input_arguments,
+    add_max_frames_argument,
     add_pipeline_arguments,
     pipeline_params,
     run_reported,
 )
-from ldl_pose_ros.cli.common import EXIT_OK, EXIT_STOPPED, error, note, warn
+from ldl_pose_ros.cli.common import EXIT_OK, EXIT_STOPPED, error, note, number_in, warn
+
+#: Longest wait accepted by the waiting options of ``bag play`` (one week, in seconds).
+MAX_WAIT_S = 7 * 86400.0
 
 _EVALUATE_EPILOG = """\
 ground truth (optional; auto-detected when the bag has exactly one PoseStamped topic):
@@ -55,9 +59,17 @@ outputs in OUT_DIR:
   Angles: degrees, camera-frame angles of the published (ray-corrected, smoothed)
   face frame; net_* are the network's own (weak-perspective) angles.
 
+OUT_DIR: must not hold or lie inside IN_BAG (or REC_BAG).  It keeps a marker
+  (.ldl-pose-output.json) of the files this tool wrote there; a later run replaces
+  or removes only those (no stale plots), and refuses to run when one of the names
+  above is taken by anything else.  Results are written under temporary names and
+  renamed when complete: a failed run leaves the previous results.
+
 exit status:
-  0  done   1  no frame could be processed   2  bad arguments, bag, topics or weights
-  3  stopped early (damaged bag or Ctrl-C): the results up to there are written
+  0  done   1  no frame could be processed
+  2  bad arguments, bag, topics, weights or output folder (checked before the model
+     loads), or a failed write
+  3  stopped early (damaged bag, Ctrl-C or SIGTERM): the results up to there are written
 """
 
 _PLAY_EPILOG = """\
@@ -67,7 +79,10 @@ CameraInfo topic.  With --record, the node's outputs (and the played topics, at 
 time they were published) go into a new MCAP bag; `ldl-pose bag evaluate IN_BAG
 --predictions OUT_BAG` scores it against the ground truth of IN_BAG.
 
-exit status: 0 done, 2 bad arguments or bag, 3 stopped early (damaged bag)
+OUT_BAG must not exist: nothing is replaced (the played bag included).  Numbers must
+be finite (nan, inf and negative waits are refused).
+
+exit status: 0 done, 2 bad arguments, bag or --record path, 3 stopped early (damaged bag)
 """
 
 
@@ -93,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--annotated", choices=("raw", "jpeg", "none"), default="jpeg",
                     help="annotated images in the output bag: /image_annotated/compressed "
                     "JPEG (default), /image_annotated raw bgr8 (0.9 MB per VGA frame), or none")
-    ev.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    add_max_frames_argument(ev)
     ev.set_defaults(func=run_evaluate)
 
     pl = sub.add_parser(
@@ -101,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Publish a bag's topics at the recorded rate, like `ros2 bag play`.",
         epilog=_PLAY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     pl.add_argument("bag", metavar="IN_BAG", help="bag directory, .mcap or .db3 file")
-    pl.add_argument("--rate", type=float, default=1.0, metavar="R",
+    pl.add_argument("--rate", type=number_in(0.0, 1e6, above=True), default=1.0, metavar="R",
                     help="speed factor (2 = twice as fast; default 1)")
     pl.add_argument("--topics", nargs="+", metavar="T", help="topics to publish")
     pl.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO",
@@ -109,14 +124,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl.add_argument("--loop", action="store_true", help="play again from the start until Ctrl-C")
     pl.add_argument("--qos", choices=("reliable", "best_effort"), default="reliable",
                     help="publisher reliability (default reliable, depth --qos-depth)")
-    pl.add_argument("--qos-depth", type=int, default=10, metavar="N")
-    pl.add_argument("--wait-subscribers", type=float, default=10.0, metavar="S",
+    pl.add_argument("--qos-depth", type=number_in(1, 10_000, integer=True), default=10,
+                    metavar="N")
+    pl.add_argument("--wait-subscribers", type=number_in(0.0, MAX_WAIT_S), default=10.0,
+                    metavar="S",
                     help="wait up to S s for a subscriber on every played topic (0: no wait)")
-    pl.add_argument("--start-offset", type=float, default=0.0, metavar="S",
+    pl.add_argument("--start-offset", type=number_in(0.0, 1e9), default=0.0, metavar="S",
                     help="skip the first S seconds of the bag")
-    pl.add_argument("--delay", type=float, default=0.0, metavar="S",
+    pl.add_argument("--delay", type=number_in(0.0, MAX_WAIT_S), default=0.0, metavar="S",
                     help="wait S s after the subscribers were found before playing")
-    pl.add_argument("--clock", type=float, nargs="?", const=40.0, default=None, metavar="HZ",
+    pl.add_argument("--clock", type=number_in(0.0, 1e4, above=True), nargs="?", const=40.0,
+                    default=None, metavar="HZ",
                     help="publish /clock with the bag's time at HZ (40) for nodes with "
                     "use_sim_time:=true")
     pl.add_argument("--lockstep", action="store_true",
@@ -124,13 +142,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(no frame dropped; later messages shifted by the wait)")
     pl.add_argument("--lockstep-topic", default="/head_poses", metavar="T",
                     help="output topic waited for with --lockstep (/head_poses)")
-    pl.add_argument("--lockstep-timeout", type=float, default=10.0, metavar="S",
+    pl.add_argument("--lockstep-timeout", type=number_in(0.0, MAX_WAIT_S), default=10.0,
+                    metavar="S",
                     help="longest wait per frame with --lockstep (10)")
     pl.add_argument("--record", metavar="OUT_BAG", help="record into this new MCAP bag")
     pl.add_argument("--record-topics", nargs="+", metavar="T",
                     help="topics to record (default: /head_poses /tf /primary_head_pose "
                     "/image_annotated /diagnostics); the played topics are always written")
-    pl.add_argument("--linger", type=float, default=2.0, metavar="S",
+    pl.add_argument("--linger", type=number_in(0.0, MAX_WAIT_S), default=2.0, metavar="S",
                     help="keep recording until no message came for S s after the end (2)")
     pl.set_defaults(func=run_play)
     bag_export.register(sub)
@@ -145,10 +164,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         params = pipeline_params(args)
     except ParamError as exc:
         return error(str(exc))
-    if args.align_frames < 0:
-        return error("--align-frames must be >= 0")
-    if args.max_frames is not None and args.max_frames < 1:
-        return error("--max-frames must be >= 1")
     opts = EvaluateOptions(
         bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
@@ -158,7 +173,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         annotated=args.annotated, max_frames=args.max_frames, match_max_deg=args.match_max_deg,
         gt_max_gap_s=args.gt_max_gap, no_gt=args.no_gt,
     )
-    result = run_reported(lambda progress: evaluate_bag(opts, progress=progress))
+    result = run_reported(
+        lambda progress, stop: evaluate_bag(opts, progress=progress, stop=stop), args.out)
     if isinstance(result, int):
         return result
     s = result.summary
@@ -201,6 +217,7 @@ def _interrupt_on_sigterm() -> None:
 def run_play(args: argparse.Namespace) -> int:
     """Handler of ``ldl-pose bag play`` (the player needs rclpy)."""
     from ldl_pose_ros.bag.io import BagError
+    from ldl_pose_ros.core.output_paths import OutputError
 
     try:
         from ldl_pose_ros.ros import player
@@ -223,7 +240,7 @@ def run_play(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         note("interrupted")
         return EXIT_OK
-    except (BagError, ValueError) as exc:
+    except (BagError, ValueError, OutputError) as exc:
         return error(str(exc))
     for w in result.warnings:
         warn(w)

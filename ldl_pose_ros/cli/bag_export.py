@@ -14,11 +14,15 @@ from pathlib import Path
 from ldl_pose_ros.bag.pseudo_labels import StabilityLimits
 from ldl_pose_ros.cli.bag_args import (
     add_input_arguments,
+    add_max_frames_argument,
     add_pipeline_arguments,
     pipeline_params,
     run_reported,
 )
-from ldl_pose_ros.cli.common import error, note
+from ldl_pose_ros.cli.common import error, note, number_in
+
+#: Largest time span of the time options (one week, in seconds).
+MAX_SECONDS = 7 * 86400.0
 
 _EPILOG = """\
 labels (--labels auto: ground truth when the bag has it, else pseudo-labels):
@@ -50,10 +54,21 @@ outputs in OUT_DIR:
   IDENTITY/BLOCK/*.jpg  face crops (--save crops, --context x the box) or frames
   Angles are degrees in the package convention, relative to the crop (what the
   network predicts); identity = the first folder of `file` = --identity.
+  index.csv is for people: a text cell that a spreadsheet would run as a formula
+  is written with a leading '; in labels/train/val.csv such a file is ./file.
+
+OUT_DIR: must not hold or lie inside IN_BAG.  It keeps a marker
+  (.ldl-pose-output.json) of the files this tool wrote there; a later export
+  replaces or removes only those (an earlier export there is replaced), never
+  anything else, and refuses to run when one of the names above is taken by
+  anything else.  Results are written into a temporary folder and renamed when
+  complete: a failed run leaves the folder as it was.
 
 exit status:
-  0  done   1  no face exported   2  bad arguments, bag, topics or weights
-  3  stopped early (damaged bag or Ctrl-C): what was read is exported
+  0  done   1  no face exported
+  2  bad arguments, bag, topics, weights or output folder (checked before the model
+     loads), or a failed write
+  3  stopped early (damaged bag, Ctrl-C or SIGTERM): what was read is exported
 """
 
 
@@ -76,33 +91,43 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "truth's roll is not measured (default yaw,pitch,roll)")
     ex.add_argument("--identity", metavar="NAME",
                     help="person / recording identity of every face (default: the bag's name)")
-    ex.add_argument("--block-seconds", type=float, default=10.0, metavar="S")
-    ex.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+    ex.add_argument("--block-seconds", type=number_in(0.0, MAX_SECONDS, above=True),
+                    default=10.0, metavar="S")
+    ex.add_argument("--val-fraction", type=number_in(0.0, 1.0), default=0.0, metavar="F",
                     help="share of the time blocks written to val.csv (default 0: no split)")
-    ex.add_argument("--guard-seconds", type=float, default=1.0, metavar="S")
-    ex.add_argument("--split-seed", type=int, default=0, metavar="N")
+    ex.add_argument("--guard-seconds", type=number_in(0.0, MAX_SECONDS), default=1.0,
+                    metavar="S")
+    ex.add_argument("--split-seed", type=number_in(0, 2**32 - 1, integer=True), default=0,
+                    metavar="N")
     ex.add_argument("--save", choices=("crops", "frames"), default="crops")
-    ex.add_argument("--context", type=float, default=2.0, metavar="K",
+    ex.add_argument("--context", type=number_in(1.0, 100.0), default=2.0, metavar="K",
                     help="crop side = K x the face box's larger side (2)")
-    ex.add_argument("--jpeg-quality", type=int, default=95, metavar="Q")
-    ex.add_argument("--min-interval", type=float, default=0.0, metavar="S",
+    ex.add_argument("--jpeg-quality", type=number_in(1, 100, integer=True), default=95,
+                    metavar="Q")
+    ex.add_argument("--min-interval", type=number_in(0.0, MAX_SECONDS), default=0.0,
+                    metavar="S",
                     help="skip frames closer than S seconds to the last exported one")
     lim = StabilityLimits()
     ps = ex.add_argument_group("pseudo-labels")
-    ps.add_argument("--max-std", type=float, default=lim.max_std_deg, metavar="DEG",
+    ps.add_argument("--max-std", type=number_in(0.0, 180.0, above=True),
+                    default=lim.max_std_deg, metavar="DEG",
                     help=f"largest predicted std of a labelled angle ({lim.max_std_deg:g})")
-    ps.add_argument("--max-mirror-deg", type=float, default=lim.max_mirror_deg, metavar="DEG",
+    ps.add_argument("--max-mirror-deg", type=number_in(0.0, 360.0, above=True),
+                    default=lim.max_mirror_deg, metavar="DEG",
                     help=f"largest direct-vs-mirrored difference ({lim.max_mirror_deg:g})")
-    ps.add_argument("--max-jump-deg", type=float, default=lim.max_jump_deg, metavar="DEG",
+    ps.add_argument("--max-jump-deg", type=number_in(0.0, 360.0, above=True),
+                    default=lim.max_jump_deg, metavar="DEG",
                     help="largest distance from the track's interpolation "
                     f"({lim.max_jump_deg:g})")
-    ps.add_argument("--max-gap", type=float, default=lim.max_gap_s, metavar="S",
+    ps.add_argument("--max-gap", type=number_in(0.0, MAX_SECONDS, above=True),
+                    default=lim.max_gap_s, metavar="S",
                     help=f"largest time to a track neighbour ({lim.max_gap_s:g})")
     ps.add_argument("--allow-isolated", action="store_true",
                     help="keep faces whose smoothness cannot be checked")
-    ps.add_argument("--weight-ref-deg", type=float, default=lim.weight_ref_deg, metavar="DEG")
+    ps.add_argument("--weight-ref-deg", type=number_in(0.0, 180.0, above=True),
+                    default=lim.weight_ref_deg, metavar="DEG")
     add_pipeline_arguments(ex)
-    ex.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    add_max_frames_argument(ex)
     ex.set_defaults(func=run_export)
 
 
@@ -114,10 +139,6 @@ def run_export(args: argparse.Namespace) -> int:
         params = pipeline_params(args)
         limits = StabilityLimits(args.max_std, args.max_mirror_deg, args.max_jump_deg,
                                  args.max_gap, args.allow_isolated, args.weight_ref_deg)
-        if args.max_frames is not None and args.max_frames < 1:
-            raise ValueError("--max-frames must be >= 1")
-        if args.align_frames < 0:
-            raise ValueError("--align-frames must be >= 0")
         opts = ExportOptions(
             bag=Path(args.bag), out=Path(args.out), image_topic=args.image_topic,
             camera_info_topic=args.camera_info_topic, labels=args.labels,
@@ -133,7 +154,8 @@ def run_export(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return error(str(exc))
 
-    result = run_reported(lambda progress: export_bag(opts, progress=progress))
+    result = run_reported(
+        lambda progress, stop: export_bag(opts, progress=progress, stop=stop), args.out)
     if isinstance(result, int):
         return result
     s = result.summary

@@ -6,18 +6,36 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ldl_pose_ros.cli.common import EXIT_NOTHING_PROCESSED, EXIT_OK, error, warn
+from ldl_pose_ros.cli.common import (
+    EXIT_NOTHING_PROCESSED,
+    EXIT_OK,
+    allow_legacy_weights,
+    error,
+    number_in,
+    warn,
+)
+from ldl_pose_ros.core.output_paths import (
+    OutputError,
+    OwnedFolder,
+    atomic_text,
+    check_distinct,
+    check_file_target,
+    describe_os_error,
+    same_file,
+)
+from ldl_pose_ros.core.safe_csv import SafeWriter, safe_writer
 
 if TYPE_CHECKING:
-    import _csv
-
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator
     from ldl_pose_ros.core.faces import FacePrediction
 
 OUTPUT_COLUMNS = (
@@ -52,13 +70,27 @@ output: one CSV row per face with the columns
 
 --boxes CSV: columns file,x1,y1,x2,y2 (pixels, header required); one row per face.
   A row matches an image by the path as given on the command line (or found in a
-  folder), else by its base name when that is unique in the CSV.
+  folder), else by its base name when that is unique in the CSV.  A bad row (not
+  finite, x2 <= x1 or y2 <= y1, outside the image, sides over 4x the image) skips
+  its image with a warning; the run goes on.
+
+outputs (checked before the model is loaded; problems exit with status 2):
+  OUT.csv    must not be one of the inputs; an existing file is replaced only if
+             it is a poses CSV (its first line is the header above); written under
+             a temporary name and renamed when complete.
+  --annotate DIR  must not be the folder of an input image; DIR keeps a marker
+             (.ldl-pose-output.json) of the images written there, and only those are
+             replaced or removed by a later run; any other file of the same name is
+             left alone and the run is refused.
+  Cells that a spreadsheet would run as a formula (starting with = + - @) are
+  written with a leading apostrophe; numbers stay numbers.
 
 exit status:
   0  at least one image was processed (unreadable images are skipped with a
      warning on stderr)
   1  no image could be processed
-  2  bad arguments, weights, detector or boxes file
+  2  bad arguments, weights, detector, boxes file or output path (incl. a failed
+     write: the previous output is kept)
 """
 
 
@@ -110,16 +142,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="detector model file: another YuNet ONNX file, or a cascade XML for haar",
     )
     p.add_argument(
-        "--detector-max-side", type=int, default=det.DEFAULT_DETECTOR_MAX_SIDE,
+        "--detector-max-side", type=number_in(64, 8192, integer=True),
+        default=det.DEFAULT_DETECTOR_MAX_SIDE,
         help="yunet: downscale images for detection so their longer side is at most this "
         "(%(default)s px)",
     )
-    p.add_argument("--score-threshold", type=float, default=det.DEFAULT_SCORE_THRESHOLD,
-                   help="minimum detector score (%(default)s)")
-    p.add_argument("--max-faces", type=int, default=det.DEFAULT_MAX_FACES,
-                   help="most faces per image (%(default)s)")
-    p.add_argument("--min-face-size", type=float, default=det.DEFAULT_MIN_FACE_SIZE,
+    p.add_argument("--score-threshold", type=number_in(0.0, 1.0),
+                   default=det.DEFAULT_SCORE_THRESHOLD, help="minimum detector score (%(default)s)")
+    p.add_argument("--max-faces", type=number_in(1, 10_000, integer=True),
+                   default=det.DEFAULT_MAX_FACES, help="most faces per image (%(default)s)")
+    p.add_argument("--min-face-size", type=number_in(0.0, 1e5),
+                   default=det.DEFAULT_MIN_FACE_SIZE,
                    help="smallest face box side in pixels (%(default)s)")
+    p.add_argument("--allow-legacy-weights", action="store_true",
+                   help="load a checkpoint that has no content digest (written by an older "
+                   "version; damage to it cannot be detected)")
     p.add_argument(
         "--annotate", metavar="DIR", help="also write annotated copies of the images to DIR"
     )
@@ -148,26 +185,49 @@ def _collect_images(paths: list[str]) -> tuple[list[Path], int]:
     return files, missing
 
 
-class BoxTable:
-    """Face boxes from a ``file,x1,y1,x2,y2`` CSV, looked up by image path."""
+#: Largest --boxes file read (about two million rows).
+MAX_BOXES_BYTES = 64 << 20
+#: Largest |coordinate| accepted in --boxes (pixels).
+MAX_BOX_COORD = 1e7
 
-    def __init__(self, rows: dict[str, list[list[float]]]) -> None:
+
+class BoxTable:
+    """Face boxes from a ``file,x1,y1,x2,y2`` CSV, looked up by image path.
+
+    ``bad`` maps a file name to the first problem of its rows: its image is skipped.
+    """
+
+    def __init__(self, rows: dict[str, list[tuple[float, ...]]],
+                 bad: dict[str, str] | None = None) -> None:
         self.rows = rows
+        self.bad = dict(bad or {})
         self.used: set[str] = set()
-        self._by_norm = {os.path.normpath(k): k for k in rows}
-        self._by_abs = {os.path.abspath(k): k for k in rows}
+        names = set(rows) | set(self.bad)
+        self._by_norm = {os.path.normpath(k): k for k in names}
+        self._by_abs = {os.path.abspath(k): k for k in names}
         by_base: dict[str, set[str]] = defaultdict(set)
-        for k in rows:
+        for k in names:
             by_base[os.path.basename(k)].add(k)
         self._by_base = by_base
 
     @classmethod
     def read(cls, path: str) -> BoxTable:
-        """Parse the CSV; raises ``ValueError`` with the line number on bad content."""
-        rows: dict[str, list[list[float]]] = defaultdict(list)
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        """Parse the CSV; ``ValueError`` for a missing header, bad rows go to ``bad``."""
+        p = Path(path)
+        if not p.is_file():
+            why = "not a regular file" if p.exists() else "no such file"
+            raise ValueError(f"cannot read --boxes file {path}: {why}")
+        if p.stat().st_size > MAX_BOXES_BYTES:
+            raise ValueError(f"cannot read --boxes file {path}: larger than "
+                             f"{MAX_BOXES_BYTES >> 20} MiB")
+        rows: dict[str, list[tuple[float, ...]]] = defaultdict(list)
+        bad: dict[str, str] = {}
+        with open(p, newline="", encoding="utf-8-sig", errors="replace") as f:
             reader = csv.DictReader(f)
-            header = [c.strip() for c in (reader.fieldnames or [])]
+            try:
+                header = [c.strip() for c in (reader.fieldnames or [])]
+            except csv.Error as exc:
+                raise ValueError(f"{path}: not a CSV file ({exc})") from None
             missing = [c for c in BOXES_COLUMNS if c not in header]
             if missing:
                 raise ValueError(
@@ -175,55 +235,72 @@ class BoxTable:
                     f"(need a header with {','.join(BOXES_COLUMNS)})"
                 )
             reader.fieldnames = header
-            for row in reader:
-                line = reader.line_num
-                name = (row.get("file") or "").strip()
-                if not name:
-                    raise ValueError(f"{path}:{line}: empty file name")
-                try:
-                    box = [float(row[c]) for c in BOXES_COLUMNS[1:]]
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(f"{path}:{line}: bad box coordinates") from exc
-                if not all(map(_finite, box)) or box[2] <= box[0] or box[3] <= box[1]:
-                    raise ValueError(f"{path}:{line}: box needs finite x2 > x1 and y2 > y1")
-                rows[name].append(box)
-        return cls(dict(rows))
+            try:
+                for row in reader:
+                    name = (row.get("file") or "").strip()
+                    problem = _row_problem(row)
+                    if not name:
+                        warn(f"{path}:{reader.line_num}: empty file name; row ignored")
+                    elif problem is not None:
+                        bad.setdefault(name, f"{path}:{reader.line_num}: {problem}")
+                    else:
+                        rows[name].append(tuple(float(row[c]) for c in BOXES_COLUMNS[1:]))
+            except csv.Error as exc:
+                raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
+        return cls(dict(rows), bad)
 
-    def lookup(self, image: Path) -> list[list[float]] | None:
-        """Boxes for ``image``, or ``None`` when the CSV has no (unique) entry for it."""
+    def lookup(self, image: Path) -> tuple[list[tuple[float, ...]] | None, str | None]:
+        """``(boxes, problem)`` for ``image``: boxes, or why the image has none usable."""
         s = str(image)
+        names = set(self.rows) | set(self.bad)
         key = (
             s
-            if s in self.rows
+            if s in names
             else self._by_norm.get(os.path.normpath(s)) or self._by_abs.get(os.path.abspath(s))
         )
         if key is None:
             cands = self._by_base.get(image.name, set())
             if len(cands) > 1:
-                warn(f"{s}: base name matches several --boxes entries ({sorted(cands)}); skipped")
-                return None
+                return None, f"base name matches several --boxes entries ({sorted(cands)})"
             key = next(iter(cands), None)
         if key is None:
-            return None
+            return None, None
         self.used.add(key)
-        return self.rows[key]
+        if key in self.bad:
+            return None, self.bad[key]
+        return self.rows[key], None
 
 
-def _finite(v: float) -> bool:
-    return v == v and v not in (float("inf"), float("-inf"))
+def _row_problem(row: dict[str, str | None]) -> str | None:
+    """Why a ``--boxes`` row is unusable, or None."""
+    try:
+        x1, y1, x2, y2 = (float(row[c] or "") for c in BOXES_COLUMNS[1:])
+    except (TypeError, ValueError):
+        return "bad box coordinates (need four numbers)"
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        return "box coordinates must be finite"
+    if max(abs(x1), abs(y1), abs(x2), abs(y2)) > MAX_BOX_COORD:
+        return f"box coordinates beyond {MAX_BOX_COORD:g} pixels"
+    if x2 <= x1 or y2 <= y1:
+        return "box needs x2 > x1 and y2 > y1"
+    return None
 
 
-def _annotated_path(folder: Path, image: Path, taken: set[str]) -> Path:
-    name = image.name
-    k = 1
-    while name in taken:
-        name = f"{image.stem}_{k}{image.suffix}"
-        k += 1
-    taken.add(name)
-    return folder / name
+def _annotated_names(files: list[Path]) -> list[str]:
+    """The annotated file name of each image (``name_<k>.ext`` when names repeat)."""
+    taken: set[str] = set()
+    names = []
+    for image in files:
+        name, k = image.name, 1
+        while name in taken:
+            name = f"{image.stem}_{k}{image.suffix}"
+            k += 1
+        taken.add(name)
+        names.append(name)
+    return names
 
 
-def _write_rows(writer: _csv.Writer, file: str, poses: Sequence[FacePrediction]) -> None:
+def _write_rows(writer: SafeWriter, file: str, poses: Sequence[FacePrediction]) -> None:
     for i, p in enumerate(poses):
         x1, y1, x2, y2 = (float(v) for v in p.box)
         writer.writerow(
@@ -232,10 +309,59 @@ def _write_rows(writer: _csv.Writer, file: str, poses: Sequence[FacePrediction])
         )
 
 
+@dataclass
+class _Outputs:
+    """Where this run writes: the CSV and the annotation folder (checked)."""
+
+    csv: Path
+    annotate: OwnedFolder | None = None
+    names: list[str] = field(default_factory=list)
+
+
+def _check_poses_csv(path: Path) -> None:
+    """An existing ``--out`` file is replaced only if it is a poses CSV (or empty)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        first = f.readline(4096).decode("utf-8-sig", errors="replace").strip()
+    if first != ",".join(OUTPUT_COLUMNS):
+        raise OutputError(f"--out {path} exists and is not a poses CSV of ldl-pose predict "
+                          "(its first line differs): it is left alone; remove it or choose "
+                          "another name")
+
+
+def _plan_outputs(args: argparse.Namespace, files: list[Path]) -> _Outputs:
+    """Check every output path against the inputs and the file system (model not loaded).
+
+    Raises :class:`OutputError`.
+    """
+    inputs = [*files, *(Path(p) for p in (args.boxes, args.weights, args.detector_model)
+                        if p and Path(p).exists())]
+    out = check_file_target(args.out, "--out")
+    check_distinct(out, inputs, "--out")
+    _check_poses_csv(out)
+    plan = _Outputs(out)
+    if args.annotate:
+        folder = Path(args.annotate)
+        for f in files:
+            if folder.exists() and same_file(folder, f.parent if str(f.parent) else "."):
+                raise OutputError(f"--annotate {folder} is the folder of the input {f}: the "
+                                  "annotated copies would replace the images; choose another "
+                                  "folder")
+        plan.names = _annotated_names(files)
+        check_distinct(out, [folder / n for n in plan.names if (folder / n).exists()],
+                       "--out")
+        if any(same_file(out, folder / n) for n in plan.names):
+            raise OutputError(f"--out {out} is also an annotated image of --annotate")
+        owned = OwnedFolder(folder, "ldl-pose predict --annotate", "--annotate")
+        owned.prepare(plan.names)
+        plan.annotate = owned
+    return plan
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Run ``ldl-pose predict``; returns the exit status."""
-    if not 64 <= args.detector_max_side <= 8192:
-        return error(f"--detector-max-side must be in 64..8192, got {args.detector_max_side}")
+    allow_legacy_weights(args.allow_legacy_weights)
     files, missing = _collect_images(args.paths)
     if not files:
         print("ldl-pose: error: no images to process", file=sys.stderr)
@@ -249,12 +375,14 @@ def run_predict(args: argparse.Namespace) -> int:
             return error(f"cannot read --boxes file {args.boxes}: {exc.strerror or exc}")
         except ValueError as exc:
             return error(str(exc))
+    try:
+        plan = _plan_outputs(args, files)
+    except OutputError as exc:
+        return error(str(exc))
+    except OSError as exc:
+        return error(f"output: {describe_os_error(exc)}")
 
-    import cv2
-
-    from ldl_pose_ros.core.annotate import draw_poses
-    from ldl_pose_ros.core.estimator import HeadPoseEstimator
-    from ldl_pose_ros.core.imaging import ImageError, load_image
+    from ldl_pose_ros.core.estimator import HeadPoseEstimator  # noqa: F811 - at run time
 
     try:
         estimator = HeadPoseEstimator(
@@ -271,45 +399,84 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError, ImportError, RuntimeError) as exc:
         return error(str(exc))
+    try:
+        with estimator:
+            counts = _predict_all(args, files, table, plan, estimator)
+    except OutputError as exc:
+        return error(str(exc))
+    except OSError as exc:  # a full disk, a quota, a folder made read-only meanwhile
+        where = exc.filename or plan.csv
+        return error(f"cannot write {where}: {describe_os_error(exc)}; the previous "
+                     f"{plan.csv.name} (if any) is unchanged")
+    processed, faces, refused = counts
+    _summary(sys.stderr, processed, len(files) + missing, faces, plan.csv)
+    if refused:
+        warn(f"{refused} face(s) left out: the network's output was not a finite, "
+             "normalised distribution (damaged or unsuitable model?)")
+    if table is not None:
+        unused = sorted((set(table.rows) | set(table.bad)) - table.used)
+        if unused:
+            warn(f"{len(unused)} file(s) in {args.boxes} matched no image, e.g. {unused[0]}")
+    return EXIT_OK if processed else EXIT_NOTHING_PROCESSED
 
-    annotate_dir = Path(args.annotate) if args.annotate else None
-    if annotate_dir is not None:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
-    out_path = Path(args.out)
-    if out_path.parent != Path(""):
-        out_path.parent.mkdir(parents=True, exist_ok=True)
 
-    processed = faces = 0
-    taken: set[str] = set()
-    with estimator, open(out_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+def _predict_all(args: argparse.Namespace, files: list[Path], table: BoxTable | None,
+                 plan: _Outputs, estimator: HeadPoseEstimator) -> tuple[int, int, int]:
+    """Every image into the CSV (and the annotation folder); returns the counts."""
+    import cv2
+
+    from ldl_pose_ros.core.annotate import draw_poses
+    from ldl_pose_ros.core.imaging import ImageError, load_image
+
+    processed = faces = refused = 0
+    plan.csv.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_text(plan.csv) as f:
+        writer = safe_writer(f)
         writer.writerow(OUTPUT_COLUMNS)
-        for path in files:
+        for k, path in enumerate(files):
             boxes = None
             if table is not None:
-                boxes = table.lookup(path)
+                boxes, problem = table.lookup(path)
+                if problem is not None:
+                    warn(f"{path}: --boxes {problem}; image skipped")
+                    continue
                 if boxes is None:
                     warn(f"{path}: no boxes in {args.boxes}; no faces written")
                     boxes = []
             try:
                 image = load_image(path)
-                poses = estimator.estimate(image, "bgr", boxes=boxes)
+                poses, timing = estimator.estimate_timed(image, "bgr", boxes=boxes)
             except ImageError as exc:
                 warn(f"{exc}; skipped")
                 continue
+            except ValueError as exc:  # boxes that do not fit this image
+                warn(f"{path}: --boxes {exc}; image skipped")
+                continue
+            if timing.refused:
+                refused += timing.refused
+                warn(f"{path}: {timing.refused} face(s) left out: the network's output was "
+                     "not a finite, normalised distribution")
             _write_rows(writer, str(path), poses)
             processed += 1
             faces += len(poses)
-            if annotate_dir is not None:
-                target = _annotated_path(annotate_dir, path, taken)
-                if not cv2.imwrite(str(target), draw_poses(image, poses)):
-                    warn(f"cannot write annotated image {target}")
-    _summary(sys.stderr, processed, len(files) + missing, faces, out_path)
-    if table is not None:
-        unused = sorted(set(table.rows) - table.used)
-        if unused:
-            warn(f"{len(unused)} file(s) in {args.boxes} matched no image, e.g. {unused[0]}")
-    return EXIT_OK if processed else EXIT_NOTHING_PROCESSED
+            if plan.annotate is not None:
+                try:
+                    ok, buf = cv2.imencode(path.suffix or ".png", draw_poses(image, poses))
+                except cv2.error:
+                    ok = False
+                if not ok:
+                    warn(f"cannot encode the annotated copy of {path}")
+                    continue
+                tmp = plan.annotate.temp_path(plan.names[k])
+                try:
+                    tmp.write_bytes(buf.tobytes())
+                except OSError:
+                    plan.annotate.discard(tmp)
+                    raise
+                plan.annotate.commit(tmp, plan.names[k])
+    if plan.annotate is not None:
+        plan.annotate.remove_stale()
+    return processed, faces, refused
 
 
 def _summary(stream: TextIO, processed: int, total: int, faces: int, out: Path) -> None:

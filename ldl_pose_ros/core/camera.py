@@ -13,7 +13,9 @@
     not fit its model (plumb_bob/rational_polynomial: 4, 5, 8, 12 or 14 coefficients
     as OpenCV takes them, equidistant: 4), and matrices that give no usable ray
     through the image corners (denormal or absurd focal lengths, principal point
-    or skew), which would otherwise fail or give NaN poses on every frame.
+    or skew), which would otherwise fail or give NaN poses on every frame, and
+    focal lengths absurd for the image size (:func:`check_focal_lengths`; checked
+    against the image when the camera_info gives no size).
 :func:`nominal_intrinsics`
     Without camera_info: a pinhole camera with a horizontal field of view of
     :data:`DEFAULT_HFOV_DEG` (60 degrees, a typical webcam / RGB-D colour camera),
@@ -44,6 +46,10 @@ _FISHEYE_MODELS = ("equidistant",)
 _RADIAL_LENGTHS = (4, 5, 8, 12, 14)
 #: Largest |x/z|, |y/z| of an image corner's ray (about 89.9999 degrees off axis).
 _MAX_RAY_SLOPE = 1e6
+#: Focal lengths accepted, as multiples of the image's larger side.
+FOCAL_RANGE = (0.05, 1000.0)
+#: ``fx / fy`` accepted (pixel aspect).
+FOCAL_ASPECT_RANGE = (0.2, 5.0)
 
 
 class IntrinsicsError(ValueError):
@@ -207,6 +213,29 @@ def _check_rays(intr: CameraIntrinsics) -> None:
             )
 
 
+def check_focal_lengths(intr: CameraIntrinsics, width: int, height: int) -> None:
+    """Refuse focal lengths absurd for a ``width`` x ``height`` image.
+
+    Accepted: ``fx`` and ``fy`` between :data:`FOCAL_RANGE` times the image's larger
+    side (a field of view from about 0.06 degrees to beyond a fisheye's 180) and
+    ``fx / fy`` within :data:`FOCAL_ASPECT_RANGE`.  Outside that, every position
+    would be off by orders of magnitude (``fx = 1e100`` puts faces 1e97 m away).
+    """
+    if width <= 0 or height <= 0:
+        return
+    side = float(max(width, height))
+    lo, hi = FOCAL_RANGE
+    for name, f in (("fx", intr.fx), ("fy", intr.fy)):
+        if not lo * side <= f <= hi * side:
+            raise IntrinsicsError(
+                f"camera_info {name}={f:g} px is absurd for a {width}x{height} image "
+                f"(accepted: {lo:g} to {hi:g} times its larger side)")
+    a_lo, a_hi = FOCAL_ASPECT_RANGE
+    if not a_lo <= intr.fx / intr.fy <= a_hi:
+        raise IntrinsicsError(f"camera_info fx/fy = {intr.fx / intr.fy:.3g} (fx={intr.fx:g}, "
+                              f"fy={intr.fy:g}) is not a plausible pixel aspect")
+
+
 def camera_info_to_intrinsics(msg: CameraInfoLike, use_rectified: bool = False
                               ) -> CameraIntrinsics:
     """Intrinsics from ``sensor_msgs/CameraInfo``: K and D, or P (no distortion) if rectified.
@@ -230,6 +259,7 @@ def camera_info_to_intrinsics(msg: CameraInfoLike, use_rectified: bool = False
         raise IntrinsicsError(f"camera_info: {exc}") from exc
     _check_distortion_length(intr)
     _check_rays(intr)
+    check_focal_lengths(intr, intr.width, intr.height)
     return intr
 
 
@@ -306,6 +336,11 @@ class CameraModel:
         if intr.width and (intr.width, intr.height) != (width, height):
             scaled_from = (intr.width, intr.height)
             intr = intr.scaled_to(width, height)
+        try:  # (a camera_info without a size is checked against the image here)
+            check_focal_lengths(intr, width, height)
+        except IntrinsicsError as exc:
+            return CameraView(nominal_intrinsics(width, height, hfov),
+                              f"nominal {hfov:g} deg HFOV", problem=str(exc))
         view = CameraView(intr, "camera_info " + ("P (rectified)" if rect else "K, D"),
                           scaled_from)
         with self._lock:

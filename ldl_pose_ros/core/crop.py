@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
     from ldl_pose_ros.model.config import ModelConfig
 
+#: Largest side (pixels) of the intermediate crop of a large face; larger crop squares
+#: are sampled from an area-shrunk copy of the image part under them (bounded memory).
+MAX_INTERMEDIATE = 2048
+
 
 def _scale_shift(cfg_or_params: ModelConfig | Sequence[float]) -> tuple[float, float]:
     if isinstance(cfg_or_params, Sequence):  # a (scale, shift_y) pair
@@ -78,6 +82,10 @@ def crop_faces(
 
     Returns:
         ``(N, size, size, 3)`` uint8.
+
+    Memory is bounded for any finite box: a crop square wider than
+    :data:`MAX_INTERMEDIATE` is sampled from an area-shrunk copy of the image part
+    under it.
     """
     img = np.asarray(image_rgb)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -86,22 +94,47 @@ def crop_faces(
     out = np.empty((len(sq), size, size, 3), np.uint8)
     for i, (x1, y1, x2, _y2) in enumerate(sq):
         side = x2 - x1
-        if not np.isfinite(side) or side <= 0:
+        if not np.isfinite(side) or side <= 0 or not np.isfinite(x1 + y1):
             raise ValueError(f"degenerate face box {boxes[i]}")
+        if side > MAX_INTERMEDIATE:  # a huge crop: area-shrink the image part under it first
+            img_i, (x1, y1), side = _shrunk_region(img, x1, y1, side)
+        else:
+            img_i = img
         # Shrinking by more than 2x: warp to an integer side near the box size
         # first, then area-average down (avoids aliasing of large faces).
         inter = int(round(side)) if side > 2 * size else size
         s = inter / side
         m = np.array([[s, 0.0, s * (0.5 - x1) - 0.5], [0.0, s, s * (0.5 - y1) - 0.5]], np.float64)
         if inter == size:  # written straight into the batch (no intermediate copy)
-            cv2.warpAffine(img, m, (size, size), dst=out[i], flags=cv2.INTER_LINEAR,
+            cv2.warpAffine(img_i, m, (size, size), dst=out[i], flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         else:
             crop = cv2.warpAffine(
-                img, m, (inter, inter), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                img_i, m, (inter, inter), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             cv2.resize(crop, (size, size), dst=out[i], interpolation=cv2.INTER_AREA)
     return out
+
+
+def _shrunk_region(img: np.ndarray, x1: float, y1: float, side: float
+                   ) -> tuple[np.ndarray, tuple[float, float], float]:
+    """The image under a crop square wider than :data:`MAX_INTERMEDIATE`, area-shrunk.
+
+    Shrunk by the integer factor ``k`` that brings the square under
+    :data:`MAX_INTERMEDIATE` pixels, so the intermediate crop stays small however
+    large the box is; returns the shrunk part and the square in its coordinates.
+    """
+    h, w = img.shape[:2]
+    k = int(np.ceil(side / MAX_INTERMEDIATE))
+    xa = int(np.clip(np.floor(x1) - k, 0, w - 1))
+    ya = int(np.clip(np.floor(y1) - k, 0, h - 1))
+    xb = int(np.clip(np.ceil(x1 + side) + k, xa + 1, w))
+    yb = int(np.clip(np.ceil(y1 + side) + k, ya + 1, h))
+    part = img[ya:yb, xa:xb]
+    small = cv2.resize(part, (max(1, round((xb - xa) / k)), max(1, round((yb - ya) / k))),
+                       interpolation=cv2.INTER_AREA)
+    # Coordinates scale by exactly 1/k (the part's rounding moves them by < 1 shrunk pixel).
+    return small, ((x1 - xa) / k, (y1 - ya) / k), side / k
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,9 +198,10 @@ def crop_faces_torch(
     The same crop boxes and sampling positions as :func:`crop_faces` followed by
     :func:`to_network_input`, computed for all faces at once with ``grid_sample``
     (bilinear, border replicated); faces larger than twice ``size`` are sampled at
-    ``k * size`` and average-pooled by ``k`` (``k = round(side / size)``), the
-    counterpart of the area averaging.  Results match the OpenCV path to about one
-    grey level (no intermediate uint8 rounding); used for inference only.
+    ``k * size`` and average-pooled by ``k`` (``k = round(side / size)``, at most
+    ``MAX_INTERMEDIATE // size``), the counterpart of the area averaging.  Results
+    match the OpenCV path to about one grey level (no intermediate uint8 rounding);
+    used for inference only.
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB ``torch.Tensor`` on any device.
@@ -195,6 +229,7 @@ def crop_faces_torch(
         return out
     img = image.permute(2, 0, 1).unsqueeze(0).float()  # (1, 3, H, W)
     factor = np.where(side > 2 * size, np.maximum(np.round(side / size), 2), 1).astype(int)
+    factor = np.minimum(factor, max(1, MAX_INTERMEDIATE // size))  # bounded sampling grid
     for k in np.unique(factor):  # one grid_sample per pooling factor, not per face
         idx = np.flatnonzero(factor == k)
         g = int(k) * size

@@ -24,9 +24,12 @@ Images
 Compressed images
     :func:`compressed_to_array` decodes JPEG and PNG (``CompressedImage.format``
     as written by ``compressed_image_transport``, e.g. ``"bgr8; jpeg compressed
-    bgr8"``, or just ``"jpeg"``); the size in the JPEG/PNG header is checked
-    against the pixel limit before anything is decoded.  ``compressedDepth``
-    and undecodable data raise :class:`InputError`.
+    bgr8"``, or just ``"jpeg"``).  The data's own signature decides the format,
+    and only JPEG and PNG data are decoded (TIFF, WebP and the other formats
+    OpenCV reads are refused as ``encoding``); the size in the JPEG/PNG header is
+    checked against the pixel limit before anything is decoded, and data whose
+    header gives no size is refused (``decode``).  ``compressedDepth`` and
+    undecodable data raise :class:`InputError`.
 
 Both properties are checked for arbitrary messages by ``test/test_reliability_decode.py``.
 """
@@ -39,10 +42,13 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from ldl_pose_ros.core.image_header import HeaderError, check_header, probe
 from ldl_pose_ros.core.imaging import ImageError
 
 #: Default limit on width * height of an input image (50 MP, as ``imaging``).
 DEFAULT_MAX_PIXELS = 50_000_000
+#: Encodings of ``CompressedImage`` messages that are decoded (what the node documents).
+COMPRESSED_FORMATS = ("jpeg", "png")
 
 
 # encoding -> (bytes per pixel, colour order handed to the estimator)
@@ -178,37 +184,6 @@ def image_to_array(
     return arr, color
 
 
-def _peek_compressed_size(data: memoryview) -> tuple[int, int] | None:
-    """``(width, height)`` from a PNG or JPEG header without decoding, else None."""
-    n = len(data)
-    if n >= 24 and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n" and bytes(data[12:16]) == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
-        return None
-    i = 2
-    while i + 3 < n:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
-            i += 2
-            continue
-        seg = int.from_bytes(data[i + 2:i + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if i + 9 > n:
-                return None
-            h = int.from_bytes(data[i + 5:i + 7], "big")
-            w = int.from_bytes(data[i + 7:i + 9], "big")
-            return w, h
-        if marker == 0xDA or seg < 2:
-            return None
-        i += 2 + seg
-    return None
-
-
 def compressed_to_array(
     msg: CompressedImageMessage, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, str]:
@@ -229,9 +204,11 @@ def compressed_to_array(
     data = memoryview(raw).cast("B") if len(raw) else memoryview(b"")
     if len(data) == 0:
         raise InputError("compressed image has no data", "size")
-    size = _peek_compressed_size(data)
-    if size is not None:
-        _check_size(size[0], size[1], max_pixels)
+    try:  # format and size from the header, before anything is decoded
+        check_header(probe(data, COMPRESSED_FORMATS), max_pixels)
+    except HeaderError as exc:
+        raise InputError(f"compressed image ({msg.format!r}, {len(data)} bytes): {exc}",
+                         exc.kind) from exc
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:

@@ -6,7 +6,9 @@ Pipeline per frame: colour conversion and checks -> face detection (or given box
 -> filters (score, minimum size, ``max_faces`` best) -> crops (``ldl_pose_ros.core.crop``,
 the convention stored in the checkpoint) -> ONE network batch with every face of the
 frame -> one :class:`~ldl_pose_ros.core.faces.FacePrediction` per face (box, score,
-angles, stds).  Preprocessing is deterministic: the same image and boxes always give
+angles, stds).  A face whose network output is not a finite, normalised distribution
+is refused (left out, counted in ``StageTiming.refused`` and ``refused_outputs``).
+Preprocessing is deterministic: the same image and boxes always give
 the same network input.
 
 Performance: the image is converted once (input views are not copied otherwise),
@@ -48,6 +50,7 @@ from ldl_pose_ros.core.faces import FacePrediction
 from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS, to_rgb
 from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
+from ldl_pose_ros.model.distribution import valid_distributions_np
 from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
 from ldl_pose_ros.resources import DEFAULT_WEIGHTS
 
@@ -69,6 +72,8 @@ class StageTiming:
     network_ms: float = 0.0
     post_ms: float = 0.0
     faces: int = 0
+    #: Faces whose network output was refused (not finite or not normalised).
+    refused: int = 0
 
     @property
     def total_ms(self) -> float:
@@ -115,6 +120,28 @@ def as_boxes(boxes: npt.ArrayLike) -> np.ndarray:
         raise ValueError(
             f"boxes need x2 > x1 and y2 > y1; bad rows: {np.flatnonzero(bad).tolist()}"
         )
+    return b
+
+
+#: A face box side may be at most this many times the image's larger side.
+MAX_BOX_FACTOR = 4.0
+
+
+def check_boxes(boxes: npt.ArrayLike, width: int, height: int) -> np.ndarray:
+    """:func:`as_boxes`, and each box meets the ``width`` x ``height`` image, sides bounded.
+
+    A box must overlap the image and have sides of at most :data:`MAX_BOX_FACTOR`
+    times the image's larger side.  Raises ``ValueError`` naming the first bad row.
+    """
+    b = as_boxes(boxes)
+    limit = MAX_BOX_FACTOR * max(width, height)
+    for i, (x1, y1, x2, y2) in enumerate(b):
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise ValueError(f"box {i} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the "
+                             f"{width}x{height} image")
+        if max(x2 - x1, y2 - y1) > limit:
+            raise ValueError(f"box {i} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) is more than "
+                             f"{MAX_BOX_FACTOR:g} times the {width}x{height} image")
     return b
 
 
@@ -205,6 +232,8 @@ class HeadPoseEstimator:
         self.min_face_size = float(min_face_size)
         self.max_megapixels = max_megapixels
         self.last_timing = StageTiming()
+        #: Faces dropped so far because the network's output was no valid distribution.
+        self.refused_outputs = 0
 
     @property
     def device(self) -> str:
@@ -231,7 +260,7 @@ class HeadPoseEstimator:
 
         Raises:
             ImageError: unusable image (see ``ldl_pose_ros.core.imaging.check_image``).
-            ValueError: bad boxes, or no boxes and no detector.
+            ValueError: bad boxes (see :func:`check_boxes`), or no boxes and no detector.
         """
         return self.estimate_timed(image, color, boxes)[0]
 
@@ -255,7 +284,8 @@ class HeadPoseEstimator:
         t1 = time.perf_counter()
         timing.decode_ms = (t1 - t0) * 1e3
         if boxes is not None:
-            return DetectedFrame(rgb, as_boxes(boxes), timing=timing)
+            return DetectedFrame(rgb, check_boxes(boxes, rgb.shape[1], rgb.shape[0]),
+                                 timing=timing)
         dets = self.detect(rgb)
         timing.detect_ms = (time.perf_counter() - t1) * 1e3
         if not dets:
@@ -281,12 +311,15 @@ class HeadPoseEstimator:
             t1 = time.perf_counter()
             if isinstance(inputs[0], np.ndarray):
                 batch = inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
-                angles, stds = self.runner.predict(batch)  # every face of every frame at once
+                probs = self.runner.probabilities(batch)  # every face of every frame at once
             else:
                 import torch
 
                 tensor = inputs[0] if len(inputs) == 1 else torch.cat(inputs)
-                angles, stds = self.runner.postprocess(self.runner.probabilities_tensor(tensor))
+                probs = self.runner.probabilities_tensor(tensor)
+            valid = valid_distributions_np(probs)
+            with np.errstate(all="ignore"):  # refused rows may hold NaN/inf
+                angles, stds = self.runner.postprocess(probs)
             network_ms = (time.perf_counter() - t1) * 1e3
             start = 0
             for i, (f, n) in enumerate(zip(frames, counts, strict=True)):
@@ -297,7 +330,9 @@ class HeadPoseEstimator:
                 out[i] = [FacePrediction(f.boxes[j], float(scores[j]), angles[start + j],
                                          stds[start + j],
                                          None if f.landmarks is None else f.landmarks[j])
-                          for j in range(n)]
+                          for j in range(n) if valid[start + j]]
+                f.timing.refused = n - len(out[i])
+                self.refused_outputs += f.timing.refused
                 start += n
                 f.timing.network_ms = network_ms
                 f.timing.post_ms = (time.perf_counter() - t2) * 1e3

@@ -32,7 +32,6 @@ and optional predicted standard deviations.  Conventions:
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ldl_pose_ros.core.geometry import euler_to_matrix, geodesic_deg
+from ldl_pose_ros.core.safe_csv import safe_writer
 
 ANGLES = ("yaw", "pitch", "roll")
 THRESHOLDS = (5.0, 10.0, 15.0)
@@ -341,7 +341,7 @@ def write_report(out_dir: str | Path, method: str, dataset: str, summary: dict[s
                                         indent=2, allow_nan=True) + "\n")
     paths["md"].write_text(report_markdown(method, dataset, summary))
     with open(paths["csv"], "w", newline="") as f:
-        w = csv.writer(f)
+        w = safe_writer(f)
         w.writerow(PAPER_HEADER)
         w.writerows(paper_table_rows([(method, dataset, summary)]))
     return paths

@@ -91,26 +91,51 @@ def to_rgb(
     return np.ascontiguousarray(image)
 
 
+def max_file_bytes(max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> int:
+    """Largest image file read: 4 bytes per allowed pixel (uncompressed RGBA) + 16 MiB."""
+    mp = DEFAULT_MAX_MEGAPIXELS * 20 if max_megapixels is None else max_megapixels
+    return int(mp * 1e6 * 4) + (16 << 20)
+
+
 def load_image(
     path: str | os.PathLike[str], max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
 ) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` BGR uint8 (EXIF orientation applied).
 
-    Grey, 16-bit and alpha images are converted to 8-bit BGR.  Raises
-    :class:`ImageError` for a missing, unreadable or corrupt file, or one above the
-    size limit.
+    Grey, 16-bit and alpha images are converted to 8-bit BGR.  Bounded before
+    anything is decoded: the file size (:func:`max_file_bytes`) is checked before
+    the file is read, and the format and size in its header
+    (:mod:`ldl_pose_ros.core.image_header`: JPEG, PNG, TIFF, WebP, BMP, PNM) before
+    the pixels are decoded.  Raises :class:`ImageError` for a missing, unreadable,
+    corrupt or unsupported file, or one above the size limit.
     """
+    from ldl_pose_ros.core.image_header import check_header, probe
+
     p = Path(path)
     if not p.exists():
         raise ImageError(f"{p}: no such file")
     if not p.is_file():
         raise ImageError(f"{p}: not a regular file")
+    limit = max_file_bytes(max_megapixels)
+    max_pixels = None if max_megapixels is None else int(max_megapixels * 1e6)
     try:
-        data = np.fromfile(str(p), dtype=np.uint8)
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise ImageError(f"{p}: file of {size / 2**20:.0f} MiB exceeds the limit of "
+                                 f"{limit / 2**20:.0f} MiB for an image")
+            raw = f.read(limit + 1)
     except OSError as exc:
         raise ImageError(f"{p}: cannot read file ({exc.strerror or exc})") from exc
-    if data.size == 0:
+    if not raw:
         raise ImageError(f"{p}: empty file")
+    if len(raw) > limit:  # grew while being read
+        raise ImageError(f"{p}: file exceeds the limit of {limit / 2**20:.0f} MiB for an image")
+    try:
+        check_header(probe(raw), max_pixels)
+    except ImageError as exc:
+        raise ImageError(f"{p}: {exc}") from exc
+    data = np.frombuffer(raw, dtype=np.uint8)
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:  # e.g. the decoder's own pixel limit

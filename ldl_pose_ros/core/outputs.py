@@ -68,6 +68,8 @@ class FrameOutputs:
     camera: CameraView
     times: StageTimes
     ids: tuple[str, ...] = ()
+    #: Faces left out because the network's output was no valid distribution.
+    refused: int = 0
 
     @property
     def face_ids(self) -> tuple[str, ...]:

@@ -187,4 +187,5 @@ class FramePipeline:
         post_ms = (time.perf_counter() - t0) * 1e3
         times = StageTimes(decode_ms + timing.decode_ms, timing.detect_ms, timing.crop_ms,
                            timing.network_ms, timing.post_ms + post_ms)
-        return FrameOutputs(shown, tracks, tuple(frames), primary, view, times, ids)
+        return FrameOutputs(shown, tracks, tuple(frames), primary, view, times, ids,
+                            refused=timing.refused)

@@ -10,6 +10,7 @@ valid (derive a changed one with ``dataclasses.replace``, which checks again).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -18,6 +19,24 @@ from ldl_pose_ros.model.angles import ANGLE_CONVENTIONS
 ANGLE_NAMES = ("yaw", "pitch", "roll")
 BACKBONES = ("resnet18", "resnet50", "mobilenetv3_small", "facemesh")
 REG_LOSSES = ("smooth_l1", "l1", "mse")
+#: Inclusive bounds of every numeric field (others: finite, within +-1e6).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "input_size": (32, 512),
+    "bin_min": (-180.0, 180.0),
+    "bin_max": (-180.0, 180.0),
+    "bin_step": (0.05, 90.0),
+    "sigma": (0.0, 90.0),
+    "kl_weight": (0.0, 1e3),
+    "reg_weight": (0.0, 1e3),
+    "ce_weight": (0.0, 1e3),
+    "mean": (-10.0, 10.0),
+    "std": (1e-3, 10.0),
+    "crop_scale": (0.5, 4.0),
+    "crop_shift_y": (-1.0, 1.0),
+    "width_mult": (0.1, 4.0),
+}
+#: Bins per angle allowed.
+MIN_BINS, MAX_BINS = 2, 1024
 
 
 @dataclass(frozen=True)
@@ -97,23 +116,47 @@ class ModelConfig:
         return int(round((self.bin_max - self.bin_min) / self.bin_step))
 
     def _problem(self) -> str | None:
-        """What is inconsistent in this configuration, or None."""
-        if self.backbone not in BACKBONES:
+        """What is inconsistent or out of bounds in this configuration, or None.
+
+        Every field is bounded (:data:`BOUNDS`), so that a checkpoint's config
+        cannot ask for absurd allocations (input size, bins, width) or produce
+        NaN (a zero ``std``, a NaN ``mean``).
+        """
+        if not isinstance(self.backbone, str) or self.backbone not in BACKBONES:
             return f"backbone must be one of {BACKBONES}, got {self.backbone!r}"
-        if self.input_size < 32:
-            return f"input_size must be >= 32, got {self.input_size}"
+        if not isinstance(self.reg_loss, str) or self.reg_loss not in REG_LOSSES:
+            return f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}"
+        if (not isinstance(self.angle_convention, str)
+                or self.angle_convention not in ANGLE_CONVENTIONS):
+            return (f"angle_convention must be one of {ANGLE_CONVENTIONS}, "
+                    f"got {self.angle_convention!r}")
+        meta: Any = self.meta  # from JSON: may be anything
+        if not isinstance(meta, dict):
+            return f"meta must be a mapping, got {type(meta).__name__}"
+        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int):
+            return f"input_size must be an integer, got {self.input_size!r}"
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values = value if f.name in ("mean", "std") else (value,)
+            if f.name in ("backbone", "reg_loss", "angle_convention", "meta"):
+                continue
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                    return f"{f.name} must be finite numbers, got {value!r}"
+                lo, hi = BOUNDS.get(f.name, (-1e6, 1e6))
+                if not lo <= v <= hi:
+                    return f"{f.name} must be in [{lo:g}, {hi:g}], got {value!r}"
         if self.bin_step <= 0 or self.bin_max <= self.bin_min:
             return "bins need bin_step > 0 and bin_max > bin_min"
         span = (self.bin_max - self.bin_min) / self.bin_step
         if abs(span - round(span)) > 1e-6:
             return "(bin_max - bin_min) must be a multiple of bin_step"
+        if not MIN_BINS <= round(span) <= MAX_BINS:
+            return f"the bins give {round(span)} bins per angle; must be {MIN_BINS}..{MAX_BINS}"
         if self.sigma <= 0:
             return "sigma must be > 0"
-        if self.reg_loss not in REG_LOSSES:
-            return f"reg_loss must be one of {REG_LOSSES}, got {self.reg_loss!r}"
         if self.width_mult <= 0:
             return "width_mult must be > 0"
-        if self.angle_convention not in ANGLE_CONVENTIONS:
-            return (f"angle_convention must be one of {ANGLE_CONVENTIONS}, "
-                    f"got {self.angle_convention!r}")
+        if min(self.std) <= 0:
+            return f"std must be > 0 (it divides the input), got {list(self.std)}"
         return None

@@ -104,3 +104,25 @@ def softmax_np(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     x = x - x.max(axis=axis, keepdims=True)
     e = np.exp(x)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+#: Largest |sum - 1| of a predicted distribution that is accepted (float32 softmax).
+NORMALISATION_TOLERANCE = 1e-3
+
+
+def valid_distributions_np(probs: np.ndarray, tol: float = NORMALISATION_TOLERANCE
+                           ) -> np.ndarray:
+    """``(N,)`` bool: every distribution of face ``n`` in ``probs`` ``(N, A, bins)`` is valid.
+
+    Valid: finite, non-negative (to ``tol``) and summing to 1 within ``tol``.  An
+    output that is not (NaN or inf from overflowing weights, a foreign model) has no
+    meaningful expectation and must not be reported as an angle.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 3:
+        raise ValueError(f"probabilities must be (N, angles, bins), got {p.shape}")
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(p).all(axis=(1, 2))
+        nonneg = (np.where(np.isfinite(p), p, 0.0) >= -tol).all(axis=(1, 2))
+        sums = np.abs(np.where(np.isfinite(p), p, 0.0).sum(axis=-1) - 1.0) <= tol
+    return np.asarray(finite & nonneg & sums.all(axis=1))

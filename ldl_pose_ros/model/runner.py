@@ -35,9 +35,8 @@ from ldl_pose_ros.model.onnx_cache import (
     INPUT_NAME,
     OUTPUT_NAME,
     Provider,
-    cached_onnx_path,
-    check_onnx_signature,
     open_onnx_session,
+    open_verified_session,
     ort_providers,
 )
 
@@ -127,8 +126,10 @@ class PoseNetRunner:
     single face still does not fit on the GPU the network moves to the CPU
     (float32, ``device`` becomes ``'cpu'``).  Each step issues a ``RuntimeWarning``.
     The model and checkpoint files are checked when the runner is built: a
-    corrupt ONNX file, or one whose input/output shape does not fit the
-    checkpoint, raises :class:`CheckpointError` and no runner is made.
+    corrupt ONNX file, or one whose input/output shape or results do not fit the
+    checkpoint, raises :class:`CheckpointError` and no runner is made (a cached
+    export that does not fit is exported again; see
+    :func:`~ldl_pose_ros.model.onnx_cache.open_verified_session`).
 
     Attributes:
         config: the :class:`ModelConfig` stored in the checkpoint.
@@ -160,6 +161,9 @@ class PoseNetRunner:
         self._pinned: torch.Tensor | None = None
         self._half = False
         self._session_options: onnxruntime.SessionOptions | None = None
+        self._onnx_source: Path | bytes | None = None
+        #: The ONNX file in use (None: torch backend, or exported in memory).
+        self.onnx_path: Path | None = None
         #: Largest batch run at once (``None``: any); lowered after an out-of-memory error.
         self.max_batch: int | None = None
         if backend == "torch":
@@ -179,10 +183,9 @@ class PoseNetRunner:
 
             if device not in ("auto", "cpu", "cuda"):
                 raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-            _, cfg = load_checkpoint(self.weights, "cpu")  # validates, gives config
+            net, cfg = load_checkpoint(self.weights, "cpu")  # validates, gives config
             if providers is None:
                 providers = ort_providers(device, ort.get_available_providers(), cfg.input_size)
-            onnx_path = cached_onnx_path(self.weights)
             so = ort.SessionOptions()
             so.intra_op_num_threads = self.threads
             so.inter_op_num_threads = 1
@@ -192,8 +195,8 @@ class PoseNetRunner:
                 # Spinning pool threads would take the cores the detector and DDS need.
                 so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session_options = so
-            session = open_onnx_session(onnx_path, so, providers)
-            check_onnx_signature(session, cfg, onnx_path, self.weights)
+            session, source = open_verified_session(self.weights, net, cfg, so, providers)
+            del net  # only needed to check the ONNX model's results
             self._session = session
             self.providers = list(self._session.get_providers())
             self.device = (
@@ -204,7 +207,8 @@ class PoseNetRunner:
                 )
                 else "cpu"
             )
-            self.onnx_path = onnx_path
+            self._onnx_source = source
+            self.onnx_path = source if isinstance(source, Path) else None
         self.config: ModelConfig = cfg
         self._centers = bin_centers_np(cfg)
 
@@ -323,9 +327,9 @@ class PoseNetRunner:
             self._half = False
             self._pinned = None
         else:
-            assert self._session_options is not None
+            assert self._session_options is not None and self._onnx_source is not None
             self._session = open_onnx_session(
-                self.onnx_path, self._session_options, ["CPUExecutionProvider"]
+                self._onnx_source, self._session_options, ["CPUExecutionProvider"]
             )
             self.providers = list(self._session.get_providers())
         self.device = "cpu"

@@ -170,6 +170,9 @@ class CameraStream:
                        out: FrameOutputs, started: float) -> None:
         """Publish one frame's outputs and count it; ``started``: when its work began."""
         self._note_camera(out)
+        if out.refused:
+            self.bad_input("network_output", f"{out.refused} face(s) left out: the network's "
+                           "output was not a finite, normalised distribution")
         t_post = time.perf_counter()
         annotated = self.publish(msg, frame.image, frame.color, out)
         stages = {**out.times.as_dict(), "publish": (time.perf_counter() - t_post) * 1e3}

@@ -13,8 +13,11 @@ Playback
     effort), keep last ``--qos-depth``.
 
 Recording (``--record OUT_BAG``)
-    A new MCAP rosbag2 bag receives every message of ``--record-topics`` (default
-    :data:`DEFAULT_RECORD_TOPICS`, the node's outputs) as it arrives
+    ``OUT_BAG`` must not exist (checked before playback starts; nothing is ever
+    replaced, the played bag included).  A new MCAP rosbag2 bag, written in a
+    temporary folder beside it and moved there when closed, receives every message
+    of ``--record-topics`` (default :data:`DEFAULT_RECORD_TOPICS`, the node's
+    outputs) as it arrives
     (:mod:`ldl_pose_ros.ros.recorder`), plus every played message logged when it was
     published.  After the last message it keeps recording until nothing arrived
     for ``--linger`` seconds.
@@ -39,6 +42,7 @@ The command line is ``ldl_pose_ros.cli.bag``.
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
 import time
@@ -52,6 +56,7 @@ from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ldl_pose_ros.bag import io
+from ldl_pose_ros.core.output_paths import check_new_target, check_not_inside
 from ldl_pose_ros.ros.dds import use_dds_profile
 from ldl_pose_ros.ros.graph import (
     KNOWN_TYPES,
@@ -65,6 +70,8 @@ from ldl_pose_ros.ros.recorder import Recorder
 #: What ``--record`` records by default: the node's outputs.
 DEFAULT_RECORD_TOPICS = ("/head_poses", "/tf", "/primary_head_pose", "/image_annotated",
                          "/diagnostics")
+#: Longest wait accepted for any of the waiting options (one week, in seconds).
+MAX_WAIT_S = 7 * 86400.0
 PLAYED_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage",
                 "sensor_msgs/msg/CameraInfo")
 Log = Callable[[str], None]
@@ -91,6 +98,26 @@ class PlayOptions:
     record: Path | None = None
     record_topics: Sequence[str] = DEFAULT_RECORD_TOPICS
     linger_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        """Refuse values that would hang, spin or fail later (``ValueError``)."""
+        def check(name: str, value: float, lo: float, hi: float, above: bool = False) -> None:
+            v = float(value)
+            if not (math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi):
+                bound = f"{'>' if above else '>='} {lo:g} and <= {hi:g}"
+                raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+        check("--rate", self.rate, 0.0, 1e6, above=True)
+        for name, value in (("--wait-subscribers", self.wait_subscribers_s),
+                            ("--delay", self.delay_s),
+                            ("--lockstep-timeout", self.lockstep_timeout_s),
+                            ("--linger", self.linger_s)):
+            check(name, value, 0.0, MAX_WAIT_S)
+        check("--start-offset", self.start_offset_s, 0.0, 1e9)
+        if self.clock_hz is not None:
+            check("--clock", self.clock_hz, 0.0, 1e4, above=True)
+        if isinstance(self.qos_depth, bool) or not 1 <= int(self.qos_depth) <= 10_000:
+            raise ValueError(f"--qos-depth must be 1..10000, got {self.qos_depth!r}")
 
 
 @dataclass
@@ -216,8 +243,9 @@ def play(opts: PlayOptions, log: Log | None = None) -> PlayResult:
     """Play (and record) as described in the module docstring; rclpy must not be initialised."""
     say: Log = log or (lambda msg: None)
     result = PlayResult()
-    if not opts.rate > 0:
-        raise ValueError(f"--rate must be > 0, got {opts.rate}")
+    if opts.record is not None:  # before anything is read or started
+        check_new_target(opts.record, "--record")
+        check_not_inside(opts.record, [opts.bag], "--record")
     with io.BagReader(opts.bag) as bag:
         result.warnings.extend(bag.warnings)
         classes = _played_topics(bag, opts)

@@ -12,6 +12,8 @@ the node's known outputs).
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +23,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
 
-from ldl_pose_ros.bag.writer import OutputBag, remove_output_bag
+from ldl_pose_ros.bag.writer import OutputBag
+from ldl_pose_ros.core.output_paths import TEMP_PREFIX, OutputError, check_new_target
 from ldl_pose_ros.ros.graph import KNOWN_TYPES, message_class, topic_types, wait_until
 
 #: Topics published on a timer, not per frame: ignored when waiting for the outputs to end.
@@ -29,11 +32,18 @@ PERIODIC_TOPICS = ("/diagnostics",)
 
 
 class Recorder:
-    """Writes raw CDR messages into a new MCAP bag; thread safe."""
+    """Writes raw CDR messages into a new MCAP bag; thread safe.
+
+    The bag is written in a temporary folder beside ``path`` and moved to ``path``
+    when closed: ``path`` must not exist (:class:`OutputError`), nothing is replaced.
+    """
 
     def __init__(self, path: Path) -> None:
-        remove_output_bag(Path(path))
-        self.bag: OutputBag | None = OutputBag(Path(path))
+        self.path = check_new_target(path, "--record")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._work = self.path.parent / f"{TEMP_PREFIX}{secrets.token_hex(6)}"
+        self._work.mkdir()
+        self.bag: OutputBag | None = OutputBag(self._work / self.path.name)
         self.lock = threading.Lock()
         self.last_arrival = time.monotonic()
         self.failed: set[str] = set()
@@ -55,12 +65,17 @@ class Recorder:
                 self.last_arrival = time.monotonic()
 
     def close(self) -> dict[str, int]:
-        """Finish the bag; returns the messages written per topic."""
+        """Finish the bag and move it to its path; returns the messages written per topic."""
         with self.lock:
             counts = dict(self.bag.counts) if self.bag is not None else {}
             if self.bag is not None:
                 self.bag.close()
                 self.bag = None
+                if self.path.exists() or self.path.is_symlink():
+                    raise OutputError(f"--record {self.path} appeared during the recording: "
+                                      f"left alone; the recording is in {self._work}")
+                os.replace(self._work / self.path.name, self.path)
+                self._work.rmdir()
         return counts
 
     def linger(self, quiet_s: float, most_s: float = 30.0) -> None:
