@@ -146,3 +146,43 @@ def make_csv_folder(root: Path, n: int = 4) -> Path:
             weight = "0.5" if i == 2 else ""
             w.writerow([rel, 20, 15, 70, 65, 10.0 * i - 15, 5.0 - 3 * i, roll, weight])
     return path
+
+
+def make_face_sources(root: Path, n_images: int = 6, n_val: int = 2, ext: str = ".png",
+                      size: tuple[int, int] = (240, 200)) -> dict[str, Path]:
+    """Images with a small face box each, as the data engine writes them.
+
+    ``det.csv`` and ``lm.csv`` label the same training images with two boxes (a
+    detector-like box and a tighter landmark-like one; the landmark CSV leaves roll
+    empty on one row); ``val.csv`` labels other images.  Faces sit at different places
+    (one near an image corner, so its cut is clipped).  Returns the three CSV paths.
+    """
+    rng = np.random.default_rng(7)
+    w, h = size
+    paths = {}
+    rows: dict[str, list[list[object]]] = {"det": [], "lm": [], "val": []}
+    for i in range(n_images + n_val):
+        part = "val" if i >= n_images else "train"
+        rel = f"{'v' if part == 'val' else 'p'}{i % 3}/img{i}{ext}"
+        write_image(root / rel, w, h, seed=300 + i)
+        side = float(rng.uniform(30, 50))
+        x1 = 4.0 if i == 0 else float(rng.uniform(60, w - 60 - side))
+        y1 = 3.0 if i == 0 else float(rng.uniform(60, h - 60 - side))
+        box = [round(x1, 2), round(y1, 2), round(x1 + side, 2), round(y1 + side * 1.1, 2)]
+        angles = [round(float(rng.uniform(-60, 60)), 2), round(float(rng.uniform(-30, 30)), 2),
+                  round(float(rng.uniform(-20, 20)), 2)]
+        weight = round(float(rng.uniform(0.3, 1.0)), 4)
+        if part == "val":
+            rows["val"].append([rel, *box, *angles, weight])
+            continue
+        rows["det"].append([rel, *box, *angles, weight])
+        lm = [box[0] + 3, box[1] + 8, box[2] - 3, box[3] - 2]
+        roll: object = "" if i == 1 else angles[2]
+        rows["lm"].append([rel, *lm, angles[0], angles[1], roll, weight])
+    for name, data in rows.items():
+        paths[name] = root / f"{name}.csv"
+        with open(paths[name], "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["file", "x1", "y1", "x2", "y2", "yaw", "pitch", "roll", "weight"])
+            wr.writerows(data)
+    return paths

@@ -38,7 +38,7 @@ __all__ = [
     "load_config",
 ]
 
-SourceType = Literal["300wlp", "aflw2000", "biwi", "pointing04", "csv"]
+SourceType = Literal["300wlp", "aflw2000", "biwi", "pointing04", "csv", "cache"]
 #: Keys of the ``model`` section: the ModelConfig fields (``meta`` is written by the trainer).
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig) if f.name != "meta")
 
@@ -105,6 +105,13 @@ class TrainOptions:
     # (training.loss.mirror_consistency).
     mirror_pairs: bool = False
     mirror_weight: float = 0.1
+    # A wall-clock budget for the whole run (training.time_budget): the epochs keep their
+    # number, their steps are planned from the measured speed so that the schedule ends
+    # in time; samples_per_epoch, when given, caps an epoch.
+    max_minutes: float | None = None
+    # Crops travel from the loader workers as uint8 and are normalised on the training
+    # device (the same values; a quarter of the bytes through the loader and to the GPU).
+    normalise_on_device: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "val_batch_size"):
@@ -117,6 +124,7 @@ class TrainOptions:
         _check(self.bn_momentum is None or 0 < self.bn_momentum <= 1,
                "train.bn_momentum must be in (0, 1]")
         _check(self.mirror_weight >= 0, "train.mirror_weight must be >= 0")
+        _check(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes must be > 0")
         _check(not self.mirror_pairs or self.batch_size >= 2,
                "train.mirror_pairs needs batch_size >= 2")
 
@@ -297,19 +305,36 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read_yaml(path: Path, seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
+    """A config file's mapping, with its ``base`` (a config it extends) merged under it."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base: expected a path (relative to this file), got {base!r}")
+    base_path = path.parent / base
+    if base_path.resolve() in seen | {path.resolve()}:
+        raise ConfigError(f"{path}: base: {base} extends itself")
+    return _merge(_read_yaml(base_path, seen | {path.resolve()}), raw)
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
                 ) -> TrainConfig:
     """Read a training YAML, apply ``overrides`` (same nesting) and check it all.
 
+    A top-level ``base: other.yaml`` (relative to the file) makes the file extend that
+    config: its sections are merged over the base's key by key (lists and the
+    ``model`` section are replaced whole), as ``overrides`` are merged over the file.
     Raises :class:`ConfigError` (a ``ValueError``) for an invalid configuration,
     ``OSError`` for an unreadable file and ``yaml.YAMLError`` for bad YAML.
     """
     raw: Any = {}
     if path is not None:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = _read_yaml(Path(path))
     where = str(path) if path is not None else "config"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: the top level must be a mapping")
     if overrides:
         raw = _merge(raw, overrides)
     try:

@@ -16,19 +16,23 @@ data sources, the config, the git commit and the validation metrics;
 ``best.onnx`` beside it when fine-tuning (``--init``) or with ``train.export_onnx``;
 ``metrics.csv`` (one row per epoch), ``config.yaml`` (the resolved config),
 ``summary.json`` and, when the ``tensorboard`` package is installed, TensorBoard
-event files under ``tb/``.  Under ``torchrun`` only rank 0 logs and writes
-(:mod:`training.distributed`).  See ``training/README.md`` for the config keys.
+event files under ``tb/``.  With ``train.max_minutes`` (``--max-minutes``) the run
+fits its whole schedule into that wall-clock time (:mod:`training.time_budget`).
+Under ``torchrun`` only rank 0 logs and writes (:mod:`training.distributed`).
+See ``training/README.md`` for the config keys.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -53,7 +57,7 @@ from training import finetune
 from training.config import ConfigError, FinetuneConfig, TrainConfig, load_config
 from training.datasets.base import mix_sources
 from training.datasets.registry import expand_path
-from training.datasets.torch_dataset import PoseDataset
+from training.datasets.torch_dataset import PoseDataset, network_input_lut, normalise_uint8
 from training.loss import MIRROR_SIGNS, MaskedLDLLoss, mirror_consistency
 from training.optim import build_optimizer, lr_factor, set_bn_momentum
 from training.sources import (
@@ -63,6 +67,7 @@ from training.sources import (
     load_sources,
     source_summary,
 )
+from training.time_budget import TimeBudget, progress_lr_factor
 from training.validation import predict_loader
 
 __all__ = ["ConfigError", "Trainer", "load_config", "lr_factor", "main"]
@@ -76,6 +81,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, out_dir: Path, resume: str | Path | None = None,
                  log: Callable[[str], None] = print) -> None:
+        t_start = time.monotonic()
         self.cfg = cfg
         self.out = out_dir
         tc = cfg.train
@@ -83,6 +89,8 @@ class Trainer:
         self.log = log if self.ctx.is_main else (lambda _m: None)
         if self.device.type == "cpu" and tc.threads:
             torch.set_num_threads(tc.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # one input size: pick the fastest kernels
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % (2**32))
         self.amp = tc.amp and self.device.type == "cuda"
@@ -127,7 +135,9 @@ class Trainer:
         samples, probs = mix_sources([(s, w) for (_, s), w in zip(all_train, weights,
                                                                    strict=True)])
         self.train_set = PoseDataset(samples, self.mcfg, cfg.augment, seed=cfg.seed,
-                                     cache_images=tc.cache_images)
+                                     cache_images=tc.cache_images,
+                                     uint8=tc.normalise_on_device)
+        self.input_lut = network_input_lut(self.mcfg).to(self.device)
         val_samples = [x for _, s in self.val_sources for x in s]
         self.val_set = PoseDataset(val_samples, self.mcfg, None,
                                    cache_images=tc.cache_images) if val_samples else None
@@ -135,8 +145,15 @@ class Trainer:
         self.batch = tc.batch_size
         self.samples_per_epoch = tc.samples_per_epoch or len(self.train_set)
         self.steps_per_epoch = max(1, self.samples_per_epoch // (self.batch * self.ctx.world_size))
+        self.probs = probs if len(all_train) > 1 else None
         self.sampler = ddp.EpochSampler(len(self.train_set), self.steps_per_epoch, self.batch,
-                                        cfg.seed, probs if len(all_train) > 1 else None, self.ctx)
+                                        cfg.seed, self.probs, self.ctx)
+        self.budget: TimeBudget | None = None
+        if tc.max_minutes is not None:
+            cap = self.steps_per_epoch if tc.samples_per_epoch else None
+            self.budget = TimeBudget(tc.max_minutes * 60.0, self.epochs, start=t_start,
+                                     reserve_s=_reserve_seconds(tc.max_minutes, cfg.export_onnx),
+                                     max_steps=cap)
         if tc.sync_bn and self.ctx.enabled:
             if self.device.type != "cuda":
                 raise ValueError("train.sync_bn needs GPUs (torch's SyncBatchNorm is CUDA-only)")
@@ -236,12 +253,56 @@ class Trainer:
 
     # ---------------------------------------------------------------- loops
 
-    def _train_loader(self, epoch: int) -> DataLoader:
+    def _train_loader(self, epoch: int, sampler: ddp.EpochSampler | None = None) -> DataLoader:
         self.train_set.set_epoch(epoch)
-        self.sampler.set_epoch(epoch)
-        return DataLoader(self.train_set, batch_size=self.batch, sampler=self.sampler,
+        sampler = sampler or self.sampler
+        sampler.set_epoch(epoch)
+        return DataLoader(self.train_set, batch_size=self.batch, sampler=sampler,
                           drop_last=True, num_workers=self.cfg.train.num_workers,
                           pin_memory=self.device.type == "cuda")
+
+    def _lr_factor(self, epoch: int, step: int) -> float:
+        if self.budget is not None:  # steps per epoch vary: the schedule follows progress
+            return progress_lr_factor(epoch, step, self.steps_per_epoch, self.epochs,
+                                      self.cfg.schedule)
+        return lr_factor(epoch * self.steps_per_epoch + step, self.steps_per_epoch, self.epochs,
+                         self.cfg.schedule)
+
+    def _step(self, x: torch.Tensor, angles: torch.Tensor, mask: torch.Tensor,
+              weight: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any], int]:
+        """One optimisation step on a loader batch: ``(loss, loss terms, batch size)``."""
+        x, angles = x.to(self.device, non_blocking=True), angles.to(self.device)
+        mask, weight = mask.to(self.device), weight.to(self.device)
+        if x.dtype == torch.uint8:  # train.normalise_on_device
+            x = normalise_uint8(x, self.input_lut)
+        pairs = self.cfg.train.mirror_pairs
+        if pairs:  # second half = mirror images of the first half
+            h = len(x) // 2
+            signs = torch.tensor(MIRROR_SIGNS, device=self.device)
+            x = torch.cat([x[:h], torch.flip(x[:h], dims=[3])])
+            angles = torch.cat([angles[:h], angles[:h] * signs])
+            mask, weight = torch.cat([mask[:h], mask[:h]]), torch.cat([weight[:h], weight[:h]])
+        ctx = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
+        with ctx:
+            logits = self.net(x)
+        loss, parts = self.loss_fn(logits.float(), angles, mask, weight)
+        if pairs:
+            mirror = mirror_consistency(logits[:h], logits[h:], self.model.centers)
+            loss = loss + self.cfg.train.mirror_weight * mirror
+            parts = {**parts, "mirror": mirror.detach()}
+        if self.l2sp is not None:
+            penalty = self.l2sp(self.model)
+            loss = loss + penalty
+            parts = {**parts, "l2sp": penalty.detach()}
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        clip = self.cfg.train.grad_clip
+        if clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss, parts, len(x)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch of optimisation; returns mean loss terms (over all processes)."""
@@ -257,45 +318,28 @@ class Trainer:
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    mininterval=0.5 if tty else 30.0, dynamic_ncols=True,
                    disable=not self.ctx.is_main)
-        clip = self.cfg.train.grad_clip
+        # The hard time limit is checked by single processes only (every rank would
+        # have to agree on the step to stop at).
+        limit = self.budget if self.budget is not None and not self.ctx.enabled else None
+        t_first = t_last = math.nan
+        steps = 0
         for i, (x, angles, mask, weight) in enumerate(bar):
-            step = epoch * self.steps_per_epoch + i
-            f = lr_factor(step, self.steps_per_epoch, self.epochs, self.cfg.schedule)
+            if i == 0:
+                t_first = time.monotonic()  # the first batch is here: the loader has started
+            if limit is not None and i > 0 and limit.overran(epoch):
+                self.log(f"epoch {epoch + 1}: time limit reached after {i} of "
+                         f"{self.steps_per_epoch} steps")
+                break
+            f = self._lr_factor(epoch, i)
             for g, lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
                 g["lr"] = lr * f
-            x, angles = x.to(self.device, non_blocking=True), angles.to(self.device)
-            mask, weight = mask.to(self.device), weight.to(self.device)
-            pairs = self.cfg.train.mirror_pairs
-            if pairs:  # second half = mirror images of the first half
-                h = len(x) // 2
-                signs = torch.tensor(MIRROR_SIGNS, device=self.device)
-                x = torch.cat([x[:h], torch.flip(x[:h], dims=[3])])
-                angles = torch.cat([angles[:h], angles[:h] * signs])
-                mask, weight = torch.cat([mask[:h], mask[:h]]), torch.cat([weight[:h], weight[:h]])
-            ctx = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
-            with ctx:
-                logits = self.net(x)
-            loss, parts = self.loss_fn(logits.float(), angles, mask, weight)
-            if pairs:
-                mirror = mirror_consistency(logits[:h], logits[h:], self.model.centers)
-                loss = loss + self.cfg.train.mirror_weight * mirror
-                parts = {**parts, "mirror": mirror.detach()}
-            if self.l2sp is not None:
-                penalty = self.l2sp(self.model)
-                loss = loss + penalty
-                parts = {**parts, "l2sp": penalty.detach()}
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if clip > 0:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            b = len(x)
+            loss, parts, b = self._step(x, angles, mask, weight)
+            steps += 1
             n += b
             sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * b
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
+            t_last = time.monotonic()  # after float(): the device has finished the step
             bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", mae=f"{sums['mae'] / n:.2f}",
                             refresh=False)
         bar.close()
@@ -304,7 +348,51 @@ class Trainer:
         sums = ddp.sum_across(self.ctx, sums)
         out = {k: v / max(1.0, sums["n"]) for k, v in sums.items() if k != "n"}
         out["lr"] = self.optimizer.param_groups[0]["lr"]
+        # Seconds per step, from the first batch on (the loader's start is a fixed cost).
+        out["step_seconds"] = (t_last - t_first) / steps if steps else math.nan
+        out["steps"] = steps
         return out
+
+    def calibrate(self) -> dict[str, float]:
+        """Measure what the time budget plans with: seconds per step and per epoch's fixed costs.
+
+        Runs the real loader and :meth:`_step` at learning rate 0, over enough steps to
+        pass the loader workers' first round of batches; then one validation pass and
+        one checkpoint write.  The model, optimiser and gradient-scaler states are
+        restored afterwards: the run continues as if nothing had been measured.
+        """
+        workers = max(1, self.cfg.train.num_workers)
+        skip = workers - 1  # the first round of batches arrives together: not timed
+        probe = max(skip + 3, 3 * workers)
+        sampler = ddp.EpochSampler(len(self.train_set), probe, self.batch, self.cfg.seed + 1,
+                                   self.probs, self.ctx)
+        states = [copy.deepcopy(m.state_dict()) for m in (self.model, self.optimizer, self.scaler)]
+        for g in self.optimizer.param_groups:
+            g["lr"] = 0.0
+        self.net.train()
+        t0 = time.monotonic()
+        t_skip = t_end = t0
+        for i, (x, angles, mask, weight) in enumerate(self._train_loader(0, sampler)):
+            loss, _, _ = self._step(x, angles, mask, weight)
+            float(loss.detach())  # wait for the device
+            t_end = time.monotonic()
+            if i == skip:
+                t_skip = t_end
+        for m, state in zip((self.model, self.optimizer, self.scaler), states, strict=True):
+            m.load_state_dict(state)
+        step_s = (t_end - t_skip) / max(1, probe - 1 - skip)
+        startup = max(0.0, (t_skip - t0) - (skip + 1) * step_s)
+        t_val = time.monotonic()
+        self.validate()
+        val_s = time.monotonic() - t_val
+        t_save = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            if self.ctx.is_main:
+                self.save(Path(tmp) / "probe.ckpt", -1, {}, with_state=True)
+        save_s = time.monotonic() - t_save
+        measured = {"step_seconds": step_s, "loader_start_seconds": startup,
+                    "val_seconds": val_s, "save_seconds": save_s, "probe_steps": probe}
+        return ddp.broadcast(self.ctx, measured)
 
     def validate(self) -> dict[str, Any]:
         """Metrics on the validation sources (empty when there are none); same on all ranks."""
@@ -346,8 +434,10 @@ class Trainer:
                     csv.writer(f).writerow(fields)
         procs = (f", {self.ctx.world_size} processes ({self.ctx.backend}), global batch "
                  f"{self.batch * self.ctx.world_size}" if self.ctx.enabled else "")
+        steps = (f"steps/epoch from a {self.budget.seconds / 60:g}-minute budget"
+                 if self.budget is not None else f"{self.steps_per_epoch} steps/epoch")
         self.log(f"device {self.device}, amp {self.amp}, {len(self.train_set)} train samples "
-                 f"({self.steps_per_epoch} steps/epoch of {self.batch}{procs}), "
+                 f"({steps} of {self.batch}{procs}), "
                  f"{len(self.val_set) if self.val_set else 0} val samples")
         t_start = time.time()
         start_val: dict[str, Any] = {}
@@ -357,8 +447,13 @@ class Trainer:
             self.log(f"start model: val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
                      f"{_csv(m['roll']) or '-'} mean {m['mean']:.2f}")
         stop = self.epochs if until_epoch is None else min(self.epochs, int(until_epoch))
+        if self.budget is not None and self.start_epoch < stop:
+            self._measure_for_budget()
         for epoch in range(self.start_epoch, stop):
             t0 = time.time()
+            if self.budget is not None:
+                self.steps_per_epoch = int(ddp.broadcast(self.ctx, self.budget.plan(epoch)))
+                self.sampler.steps = self.steps_per_epoch
             tr = self.train_epoch(epoch)
             val = self.validate()
             mean_mae = val["mae"]["mean"] if val else tr["mae"]
@@ -377,8 +472,14 @@ class Trainer:
                             **{f"val_mae_{k}": v for k, v in val["mae"].items()}})
             if main:
                 self._write_epoch(epoch, row, fields, val, improved)
+            if self.budget is not None:
+                step_s = tr["step_seconds"]
+                self.budget.measured(step_s, time.time() - t0 - tr["steps"] * step_s)
+                self.budget.done.append(int(tr["steps"]))
             msg = (f"epoch {epoch + 1}/{self.epochs} loss {tr['loss']:.4f} train MAE "
                    f"{tr['mae']:.2f}")
+            if self.budget is not None:
+                msg += f" ({tr['steps']} steps)"
             if val:
                 m = val["mae"]
                 msg += (f" | val MAE yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll "
@@ -390,15 +491,37 @@ class Trainer:
                    "train_seconds": time.time() - t_start, "out": str(self.out)}
         if start_val:
             summary["start_val"] = start_val
+        if self.budget is not None:
+            summary["budget"] = self.budget.summary()
         if main:
             if self.tb is not None:
                 self.tb.close()
             if self.cfg.export_onnx and (self.out / "best.ckpt").is_file():
                 summary["onnx"] = str(self._export_onnx(self.out / "best.ckpt"))
+            if self.budget is not None:
+                summary["budget"]["seconds"] = time.monotonic() - self.budget.start
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
                                                    + "\n")
         ddp.barrier(self.ctx)
         return summary
+
+    def _measure_for_budget(self) -> None:
+        """Calibrate the time budget before the first epoch of this process."""
+        assert self.budget is not None
+        m = self.calibrate()
+        overhead = m["loader_start_seconds"] + m["val_seconds"] + m["save_seconds"]
+        self.budget.measured(m["step_seconds"], overhead)
+        self.budget.calibration = m
+        left, epochs = self.budget.left(), self.epochs - self.start_epoch
+        self.log(f"time budget: {left:.0f} s left for {epochs} epoch(s); measured "
+                 f"{m['step_seconds'] * 1e3:.1f} ms/step ({self.batch / m['step_seconds']:.0f} "
+                 f"samples/s), {overhead:.1f} s fixed per epoch, {self.budget.reserve_s:.0f} s "
+                 "kept for the end")
+        least = epochs * (overhead + m["step_seconds"]) + self.budget.reserve_s
+        if least > left:
+            self.log(f"warning: the budget is too small: {epochs} epoch(s) of one step need "
+                     f"about {least:.0f} s; the run will take longer (fewer epochs or more "
+                     "minutes fit it)")
 
     def _write_epoch(self, epoch: int, row: dict[str, Any], fields: list[str],
                      val: dict[str, Any], improved: bool) -> None:
@@ -424,6 +547,11 @@ class Trainer:
         return path
 
 
+def _reserve_seconds(max_minutes: float, export_onnx: bool) -> float:
+    """Time kept after the last epoch: the ONNX export and check (about 10 s), the summary."""
+    return min(0.1 * max_minutes * 60.0, 15.0 if export_onnx else 2.0)
+
+
 def _csv(v: Any) -> str:
     if v is None:
         return ""
@@ -446,10 +574,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="override train.threads (CPU)")
     ap.add_argument("--seed", type=int, help="override seed")
     ap.add_argument("--num-workers", type=int, help="override train.num_workers")
+    ap.add_argument("--batch-size", type=int, help="override train.batch_size")
+    ap.add_argument("--max-minutes", type=float,
+                    help="override train.max_minutes: fit the whole schedule into this time")
     args = ap.parse_args(argv)
     over: dict[str, Any] = {"train": {}}
     for key, value in (("epochs", args.epochs), ("device", args.device),
-                       ("threads", args.threads), ("num_workers", args.num_workers)):
+                       ("threads", args.threads), ("num_workers", args.num_workers),
+                       ("batch_size", args.batch_size), ("max_minutes", args.max_minutes)):
         if value is not None:
             over["train"][key] = value
     if args.seed is not None:

@@ -23,7 +23,8 @@ class Sample:
     """One labelled face.
 
     Attributes:
-        image: image path, or an ``(H, W, 3)`` uint8 RGB array.
+        image: image path, an ``(H, W, 3)`` uint8 RGB array, or the bytes of an
+            encoded image (JPEG, PNG, ...: a packed training cache).
         box: ``(4,)`` float face box ``x1, y1, x2, y2`` in pixels (detector-like
             box; the crop convention of ``ldl_pose_ros.core.crop`` is applied to it).
         angles: ``(3,)`` yaw, pitch, roll in degrees.
@@ -39,7 +40,7 @@ class Sample:
             :func:`loose_box`).
     """
 
-    image: str | np.ndarray
+    image: str | np.ndarray | bytes
     box: np.ndarray
     angles: np.ndarray
     mask: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
@@ -58,7 +59,9 @@ class Sample:
 
     @property
     def name(self) -> str:
-        """A printable name (the path, or ``<array>``)."""
+        """A printable name (the path, ``<array>`` or ``<encoded image>``)."""
+        if isinstance(self.image, bytes):
+            return "<encoded image>"
         return self.image if isinstance(self.image, str) else "<array>"
 
 

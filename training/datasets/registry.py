@@ -9,7 +9,8 @@ A spec is a dict::
 
 ``type`` is one of :data:`DATASET_TYPES`; ``root`` (``${VARS}`` and ``~``
 expanded) is the dataset folder, or for ``csv`` the CSV file (or a folder
-holding ``labels.csv``).  ``persons`` / ``identities`` keep only those
+holding ``labels.csv``), or for ``cache`` a folder made by ``training.pack_cache``
+(option ``source``: one packed source by name).  ``persons`` / ``identities`` keep only those
 identities; ``exclude_identities`` drops some;
 ``split: {fraction: 0.05, seed: 0, part: train|test}`` keeps one side of a
 seeded identity-disjoint split (``split_by_identity``; use the same
@@ -29,16 +30,17 @@ from typing import Any
 
 from training.datasets.base import Sample, split_by_identity
 from training.datasets.biwi import read_biwi
+from training.datasets.cache import read_cache
 from training.datasets.csvfolder import read_csv_folder
 from training.datasets.lp300w import read_300wlp, read_aflw2000
 from training.datasets.pointing04 import read_pointing04
 
-DATASET_TYPES = ("300wlp", "aflw2000", "biwi", "pointing04", "csv")
+DATASET_TYPES = ("300wlp", "aflw2000", "biwi", "pointing04", "csv", "cache")
 _COMMON = {"type", "root", "persons", "identities", "exclude_identities", "limit", "weight", "name",
            "split"}
 _READERS: dict[str, Callable[..., list[Sample]]] = {
     "300wlp": read_300wlp, "aflw2000": read_aflw2000, "biwi": read_biwi,
-    "pointing04": read_pointing04, "csv": read_csv_folder}
+    "pointing04": read_pointing04, "csv": read_csv_folder, "cache": read_cache}
 _SET_BY_LOADER = {"root", "csv_path", "train", "persons", "return"}
 
 
@@ -85,6 +87,8 @@ def load_source(spec: dict[str, Any], train: bool = True) -> list[Sample]:
     elif stype == "pointing04":
         samples = read_pointing04(root, persons=[int(p) for p in persons] if persons else None,
                                   **opts)
+    elif stype == "cache":
+        samples = read_cache(root, **opts)
     else:
         csv_path = root / "labels.csv" if root.is_dir() else root
         if "image_root" in opts:

@@ -17,12 +17,15 @@ from ldl_pose_ros.model.angles import convert_angles
 from ldl_pose_ros.model.config import ModelConfig
 from training.augment import AugmentConfig, augment_geometry, augment_photometric
 from training.datasets.base import Sample, loose_box
+from training.datasets.cache import decode_image
 
 
-def load_rgb(image: str | np.ndarray) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 RGB image from a path (any format) or an RGB array."""
+def load_rgb(image: str | np.ndarray | bytes) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB image from a path (any format), an RGB array or encoded bytes."""
     if isinstance(image, np.ndarray):
         return to_rgb(image, color="rgb", max_megapixels=None)
+    if isinstance(image, bytes):
+        return cv2.cvtColor(decode_image(image), cv2.COLOR_BGR2RGB)
     return cv2.cvtColor(load_image(image, max_megapixels=None), cv2.COLOR_BGR2RGB)
 
 
@@ -51,7 +54,9 @@ class PoseDataset(Dataset):
     photometric augmentations of :mod:`training.augment`.
 
     Randomness is a function of ``(seed, epoch, index)`` (call :meth:`set_epoch`),
-    so runs and resumed runs are reproducible with any number of workers.
+    so runs and resumed runs are reproducible with any number of workers.  With
+    ``uint8`` the item's ``x`` is the ``(3, S, S)`` uint8 crop instead, for
+    :func:`normalise_uint8` on the training device (the same values).
     """
 
     def __init__(
@@ -61,8 +66,10 @@ class PoseDataset(Dataset):
         augment: AugmentConfig | None = None,
         seed: int = 0,
         cache_images: bool = False,
+        uint8: bool = False,
     ) -> None:
         self.samples = list(samples)
+        self.uint8 = uint8
         self.cfg = cfg
         self.augment = augment
         self.seed = int(seed)
@@ -108,10 +115,29 @@ class PoseDataset(Dataset):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         crop, angles, mask = self.crop(index)
         angles = model_angles(angles, mask, self.cfg.angle_convention)
-        x = to_network_input(crop[None], self.cfg.mean, self.cfg.std)[0]
+        if self.uint8:
+            x = np.ascontiguousarray(crop.transpose(2, 0, 1))
+        else:
+            x = to_network_input(crop[None], self.cfg.mean, self.cfg.std)[0]
         return (
             torch.from_numpy(x),
             torch.as_tensor(angles, dtype=torch.float32),
             torch.as_tensor(mask, dtype=torch.float32),
             torch.tensor(float(self.samples[index].weight), dtype=torch.float32),
         )
+
+
+def network_input_lut(cfg: ModelConfig) -> torch.Tensor:
+    """``(3, 256)`` float32: the network input ``to_network_input`` gives each uint8 level."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, None, :, None], 3, axis=3)
+    return torch.from_numpy(to_network_input(ramp, cfg.mean, cfg.std)[0, :, 0, :].copy())
+
+
+def normalise_uint8(x: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, S, S)`` uint8 crops -> float32 network input, on their device.
+
+    A table lookup with :func:`network_input_lut` (on the same device): bit-identical
+    to ``to_network_input`` on the CPU.
+    """
+    channel = torch.arange(3, device=x.device).view(1, 3, 1, 1)
+    return lut[channel, x.long()]
