@@ -45,9 +45,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-BACKBONE_SIZES = {"mobilenetv3_small": 112, "resnet18": 112, "resnet50": 224}
-DEFAULT_BACKBONE = "mobilenetv3_small"
+BACKBONE_SIZES = {"facemesh": 160, "mobilenetv3_small": 112, "resnet18": 112, "resnet50": 224}
+DEFAULT_BACKBONE = "facemesh"
 FACES = (1, 5, 20)
+#: Detectors timed per frame: the default (YuNet), BlazeFace, and BlazeFace with 2 x 2
+#: tiles (20 small faces only).
+FRAME_DETECTORS = (("yunet", 1), ("mediapipe", 1), ("mediapipe", 2))
 
 
 def bench_weights(backbone: str, wdir: Path) -> tuple[Path, str]:
@@ -106,6 +109,11 @@ def section_network(args: argparse.Namespace, weights: dict[str, Path], threads:
     for backbone, w in weights.items():
         _log(f"network: {backbone}")
         rows += network_backends(w, FACES, threads, 0.3 if args.quick else 1.0, args.compile)
+        if backbone == DEFAULT_BACKBONE and threads != 2:  # the cost target: 2 threads
+            rows += network_backends(w, (1,), 2, 0.3 if args.quick else 1.0)
+            import torch
+
+            torch.set_num_threads(threads)
     return rows
 
 
@@ -118,15 +126,18 @@ def section_frame(args: argparse.Namespace, w: Path, frames: dict[int, Any], thr
     repeats = 15 if args.quick else 50
     ours: list[dict[str, Any]] = []
     for backend in args.backends:
-        for tiles in (1, 2):
+        for detector, tiles in FRAME_DETECTORS:
             est = HeadPoseEstimator(w, device="cpu", backend=backend, threads=threads,
-                                    detector_options={"tiles": tiles})
+                                    detector=detector,
+                                    detector_options={"tiles": tiles}
+                                    if detector == "mediapipe" else None)
             for n, frame in frames.items():
                 if tiles == 2 and n != 20:
                     continue
-                _log(f"frame: ours {backend} tiles={tiles} faces={n}")
+                _log(f"frame: ours {backend} {detector} tiles={tiles} faces={n}")
                 r = frame_stages(est, frame, repeats)
-                ours.append({"backend": est.backend, "tiles": tiles, "faces": n, **r})
+                ours.append({"backend": est.backend, "detector": detector, "tiles": tiles,
+                             "faces": n, **r})
             est.close()
     peer: list[dict[str, Any]] = []
     model = landmarker_model()
@@ -152,15 +163,16 @@ def section_node(args: argparse.Namespace, weights: dict[str, Path], frames: dic
     cam = Camera(env)
     rates = [30.0, 0.0]
     duration, warmup = (3.0, 1.5) if args.quick else (8.0, 2.0)
-    configs = [(b, be, 1) for b in weights for be in args.backends]
+    configs = [(b, be, "yunet") for b in weights for be in args.backends]
     if DEFAULT_BACKBONE in weights:
-        configs.append((DEFAULT_BACKBONE, "auto", 2))  # tiles: finds all 20 small faces
+        configs.append((DEFAULT_BACKBONE, "auto", "mediapipe"))  # the former default detector
     rows: list[dict[str, Any]] = []
     try:
-        for backbone, backend, tiles in configs:
+        for backbone, backend, detector in configs:
             params = {"weights": str(weights[backbone]), "backend": backend, "device": "cpu",
-                      "threads": 0, "diagnostics_period_s": 0.5, "detector_tiles": tiles}
-            name = f"{backbone}_{backend}_tiles{tiles}"
+                      "threads": 0, "diagnostics_period_s": 0.5, "detector": detector}
+            tiles = 1
+            name = f"{backbone}_{backend}_{detector}"
             node = start_node(logs / f"node_{name}.log", params, env)
             try:
                 startup = cam.wait_ready(node, 180.0)
@@ -172,7 +184,8 @@ def section_node(args: argparse.Namespace, weights: dict[str, Path], frames: dic
                     for rate in rates:
                         r = cam.run(msg, info, rate, duration, warmup, min_results=10,
                                     max_duration=2 * duration)
-                        row = {"backbone": backbone, "backend": resolved, "tiles": tiles,
+                        row = {"backbone": backbone, "backend": resolved,
+                               "detector": detector, "tiles": tiles,
                                "faces": n, "startup_s": round(startup, 1), **r,
                                **node.memory(), "loadavg_1m": round(os.getloadavg()[0], 2)}
                         rows.append(row)
@@ -261,14 +274,14 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"target": name, "value": value, "met": ok, "detail": detail})
 
     default_backend = "onnx"
-    base = {"backbone": DEFAULT_BACKBONE, "backend": default_backend, "tiles": 1}
+    base = {"backbone": DEFAULT_BACKBONE, "backend": default_backend, "detector": "yunet"}
     r1max = _find(node, faces=1, input="max", **base)
     r1_30 = _find(node, faces=1, input=30.0, **base)
     r5max = _find(node, faces=5, input="max", **base)
     if r1max and r1_30:
         share = r1_30["results"] / max(r1_30["sent"], 1)
-        add("1 face: processed >= 30 fps", r1max["processed_rate_hz"],
-            r1max["processed_rate_hz"] >= 30 and share >= 0.97,
+        add("1 face: processed >= 60 fps (max input rate)", r1max["processed_rate_hz"],
+            r1max["processed_rate_hz"] >= 60 and share >= 0.97,
             f"max rate {r1max['processed_rate_hz']} Hz; at 30 Hz input "
             f"{r1_30['processed_rate_hz']} Hz processed ({100 * share:.1f} % of the frames "
             "sent)")
@@ -277,8 +290,12 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             "30 Hz input, image stamp -> receipt of head_poses")
     if r5max:
         add("5 faces: >= 15 fps", r5max["processed_rate_hz"], r5max["processed_rate_hz"] >= 15)
+    for r in result.get("network", []):
+        if r["backbone"] == DEFAULT_BACKBONE and r["batch"] == 1 and r.get("onnxruntime"):
+            add(f"network <= 3 ms per face (ONNX Runtime, {r['threads']} threads, batch 1)",
+                f"{r['onnxruntime']:.2f} ms", r["onnxruntime"] <= 3.0)
     ours = {r["faces"]: r for r in frame.get("ours", [])
-            if r["backend"] == default_backend and r["tiles"] == 1}
+            if r["backend"] == default_backend and r["detector"] == "yunet"}
     peer = {r["faces"]: r for r in frame.get("peer", [])}
     if 1 in ours and 1 in peer:
         a, b = ours[1]["total_ms"], peer[1]["frame_ms_median"]
@@ -379,7 +396,8 @@ def render(result: dict[str, Any]) -> str:
             ptxt = f"{p['frame_ms_median']:.2f} ({p['faces_found']})" if p else "-"
             ratio = (f"{r['total_ms'] / p['frame_ms_median']:.2f}"
                      if p and p["faces_found"] else "- (peer found none)" if p else "-")
-            det = "blazeface" if r["tiles"] == 1 else f"blazeface+tiles{r['tiles']}"
+            det = ("yunet" if r["detector"] == "yunet" else "blazeface" if r["tiles"] == 1
+                   else f"blazeface+tiles{r['tiles']}")
             lines.append(
                 f"| {r['backend']} | {det} | {r['faces']} | {r['faces_found']} | "
                 f"{r['decode_ms']:.2f} | {r['detect_ms']:.2f} | {r['crop_ms']:.2f} | "
@@ -398,7 +416,7 @@ def render(result: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in node:
             inp = "max" if r["input"] == "max" else f"{r['input']:.0f}"
-            det = "bf" if r["tiles"] == 1 else f"bf+t{r['tiles']}"
+            det = "yunet" if r["detector"] == "yunet" else "blazeface"
             lines.append(
                 f"| {r['backbone']} | {r['backend']} | {det} | {r['faces']} "
                 f"({r['faces_published']}) | {inp} ({r['input_rate_hz']:.1f}) | "

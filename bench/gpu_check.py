@@ -46,7 +46,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = (1, 5, 20)
-MODELS = {"default": ("mobilenetv3_small", "training/configs/default_model.yaml"),
+MODELS = {"default": ("facemesh", "training/configs/default_model.yaml"),
           "paper": ("resnet50", "training/configs/paper_resnet50.yaml")}
 
 
@@ -256,7 +256,7 @@ def section_multicamera(check: Check, device: str, wdir: Path, out: Path, quick:
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
     cameras = 2 if check.rehearse else 4
     duration, warmup = (1.5, 1.0) if quick else (5.0, 2.0)
-    params = {"weights": str(_weights("mobilenetv3_small", wdir)), "device": device,
+    params = {"weights": str(_weights("facemesh", wdir)), "device": device,
               "backend": "auto", "diagnostics_period_s": 0.5,
               "publish_tf": _have("tf2_msgs") or _have("tf2_ros")}
     rows = run_multicam(params, env, bench_frames()[1], out, counts=(cameras,),

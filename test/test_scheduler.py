@@ -155,7 +155,7 @@ def test_a_network_failure_is_every_batched_cameras(estimator, demo_image_bgr,
     def broken(batch):
         raise RuntimeError("device lost")
 
-    monkeypatch.setattr(estimator.runner, "predict", broken)
+    monkeypatch.setattr(estimator.runner, "probabilities", broken)
     results = scheduler(estimator).process(frames(demo_image_bgr))
     assert [str(r.error) for r in results] == ["device lost"] * 3
 
