@@ -56,10 +56,24 @@ if [ -z "$gpu" ]; then
   fi
 fi
 mkdir -p "$out"
+# Loader workers hand batches over in /dev/shm (2 batches in flight each, about 40 MB at
+# batch 256): where it is small, fewer workers rather than a crash in the middle.
+workers=$("$py" -c '
+import shutil, sys
+try:
+    free = shutil.disk_usage("/dev/shm").free
+except OSError:
+    sys.exit()
+if free < 2 * 2**30:
+    print(max(2, int(free / (80 * 2**20))))' 2>/dev/null || true)
+if [ -n "$workers" ] && [ "$rehearse" = 0 ]; then
+  echo "accelerator_train: /dev/shm is small: $workers loader workers"
+  extra=(--num-workers "$workers" "${extra[@]}")
+fi
 # What is left of the budget, less the interpreter's start (torch, CUDA) and the report.
 left=$("$py" -c 'import sys, time; print(max(0.1, (float(sys.argv[1]) * 60 - (time.time() - float(sys.argv[2])) - 15) / 60))' "$minutes" "$start")
 {
-  echo "accelerator_train: $(date -u +%FT%TZ) on ${gpu:-CPU}; $("$py" -c 'import torch, sys; print(f"python {sys.version.split()[0]}, torch {torch.__version__}")')"
+  echo "accelerator_train: $(date -u +%FT%TZ) on ${gpu:-CPU}, $(nproc) CPU cores; $("$py" -c 'import torch, sys; print(f"python {sys.version.split()[0]}, torch {torch.__version__}")')"
   echo "accelerator_train: $config, ${left:0:5} minutes for the trainer, out $out"
 } | tee "$out/train.log"
 rc=0
