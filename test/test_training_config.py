@@ -47,6 +47,8 @@ def test_every_shipped_config_loads_and_round_trips(path: Path) -> None:
     assert cfg.train.epochs == raw["train"]["epochs"]
     if "model" in raw:
         assert cfg.model_config().input_size == raw["model"]["input_size"]
+    elif "base" in raw:  # the model of the config it extends
+        assert cfg.model == load_config(path.parent / raw["base"]).model
     else:  # fine-tuning: the model is the init checkpoint's
         assert cfg.init
     # to_dict (what config.yaml and the checkpoints' meta hold) reads back to the same config
