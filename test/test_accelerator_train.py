@@ -80,7 +80,9 @@ def test_rehearsal_trains_within_its_budget_and_writes_the_outputs(tmp_path: Pat
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert float(rows[-1]["lr"]) == pytest.approx(0.002 * 0.01, rel=0.5)  # schedule completed
+    # the schedule ran to its tail: the last logged rate is within the final 5% of the peak
+    # (the exact last step depends on the measured speed, so not pinned to the floor itself)
+    assert 0.002 * 0.01 * 0.99 <= float(rows[-1]["lr"]) <= 0.002 * 0.05
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["model"]["backbone"] == "facemesh"  # the default model's network
     assert resolved["train"]["normalise_on_device"] and resolved["train"]["batch_size"] == 16

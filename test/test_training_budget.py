@@ -117,13 +117,17 @@ def test_a_budgeted_run_from_the_cache_finishes_its_schedule_in_time(tmp_path: P
     # The whole run -- data, measurement, 3 epochs with validation and checkpoints --
     # within the budget (plus a little: the last checkpoint and summary after the plan).
     assert budget["seconds"] <= budget_s + 2.0, budget
-    assert budget["cut_epochs"] == [] and len(budget["steps_done"]) == 3
-    assert budget["steps_done"] == budget["steps_planned"]
+    assert len(budget["steps_done"]) == 3
     assert sum(budget["steps_done"]) > 3 * 3  # the time was used, not one step per epoch
     rows = _rows(out)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    # The schedule ran to its end: the last step's learning rate is at the cosine floor.
-    assert float(rows[-1]["lr"]) == pytest.approx(0.002 * 0.01, rel=0.2)
+    if not budget["cut_epochs"]:  # a machine slowed down by other work may cut an epoch
+        assert budget["steps_done"] == budget["steps_planned"]
+        # The schedule ran to its end: the last step's learning rate is at the cosine floor.
+        assert float(rows[-1]["lr"]) == pytest.approx(0.002 * 0.01, rel=0.2)
+    else:  # the hard limit kept the deadline; the cut epoch took fewer steps than planned
+        cut = budget["cut_epochs"][0] - 1
+        assert budget["steps_done"][cut] < budget["steps_planned"][cut]
     for name in ("best.ckpt", "last.ckpt", "config.yaml"):
         assert (out / name).is_file()
     assert budget["calibration"]["step_seconds"] > 0 and budget["calibration"]["val_seconds"] > 0
@@ -142,9 +146,10 @@ def test_a_budgeted_run_resumes_where_its_schedule_stopped(tmp_path: Path) -> No
     trainer.fit()
     rows = _rows(out)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert float(rows[-1]["lr"]) == pytest.approx(0.002 * 0.01, rel=0.2)
-    # epoch 2 started where epoch 1's progress ended: its lr is below epoch 1's last one
-    assert float(rows[1]["lr"]) < float(first[0]["lr"])
+    # epoch 2 started where epoch 1's progress ended: its lr is below epoch 1's last one,
+    # and the schedule went on falling (to its floor unless a loaded machine cut a step)
+    assert float(rows[-1]["lr"]) < float(rows[1]["lr"]) < float(first[0]["lr"])
+    assert float(rows[-1]["lr"]) <= 0.002 * 0.05
 
 
 def test_calibration_leaves_the_run_as_it_was(tmp_path: Path) -> None:
