@@ -15,3 +15,7 @@ TURNED_IMAGE = DATA_DIR / "astronaut_turned.jpg"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "default.ckpt"
 #: YuNet face detector (Apache-2.0, see weights/YUNET_NOTICE.md), the default detector.
 DEFAULT_YUNET = WEIGHTS_DIR / "yunet_2023mar.onnx"
+#: Whether inference averages each crop with its mirror image unless told otherwise
+#: (``PoseNetRunner(mirror_average=...)``): mirror-consistent predictions, two network
+#: passes per face (see the README's default-model section for what it buys).
+DEFAULT_MIRROR_AVERAGE = True

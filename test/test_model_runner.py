@@ -125,3 +125,33 @@ def test_auto_device(weights: Path) -> None:
     r = PoseNetRunner(weights, device="auto")
     assert r.device == ("cuda" if torch.cuda.is_available() else "cpu")
     assert "PoseNetRunner(" in repr(r)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_mirror_average_is_exactly_mirror_consistent(weights: Path, backend: str) -> None:
+    x = _batch(4, seed=3)
+    plain = PoseNetRunner(weights, device="cpu", backend=backend, threads=1,
+                          mirror_average=False)
+    avg = PoseNetRunner(weights, device="cpu", backend=backend, threads=1, mirror_average=True)
+    a, sa = avg.predict(x)
+    b, sb = avg.predict(np.ascontiguousarray(x[..., ::-1]))
+    # the mirrored crops: yaw and roll negated, pitch and every std the same
+    np.testing.assert_allclose(b, a * np.array([-1.0, 1.0, -1.0]), atol=1e-4)
+    np.testing.assert_allclose(sb, sa, atol=1e-4)
+    # without averaging the (untrained) network is far from that, and the average is
+    # the mean of the two distributions
+    p, q = plain.probabilities(x), plain.probabilities(np.ascontiguousarray(x[..., ::-1]))
+    pb, _ = plain.predict(np.ascontiguousarray(x[..., ::-1]))
+    assert np.abs(pb[:, 0] + plain.predict(x)[0][:, 0]).max() > 0.1
+    expected = 0.5 * (p + np.concatenate([q[:, :1, ::-1], q[:, 1:2], q[:, 2:, ::-1]], axis=1))
+    np.testing.assert_allclose(avg.probabilities(x), expected, atol=1e-5)
+
+
+def test_mirror_average_needs_symmetric_bins(tmp_path: Path) -> None:
+    cfg = ModelConfig(input_size=48, width_mult=0.5, bin_min=-90.0, bin_max=99.0)
+    path = tmp_path / "asym.ckpt"
+    save_checkpoint(path, LDLHeadPoseNet(cfg).eval(), cfg)
+    with pytest.raises(ValueError, match="symmetric"):
+        PoseNetRunner(path, device="cpu", backend="torch", threads=1, mirror_average=True)
+    assert not PoseNetRunner(path, device="cpu", backend="torch", threads=1,
+                             mirror_average=False).mirror_average

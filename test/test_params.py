@@ -21,6 +21,7 @@ from ldl_pose_ros.core.params import (
     ParamError,
     Params,
 )
+from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE
 
 REPO = Path(__file__).resolve().parents[1]
 POSE_YAML = REPO / "config" / "pose.yaml"
@@ -72,7 +73,7 @@ def test_pose_yaml_is_the_schema_defaults() -> None:
 
 def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert {s.group for s in PARAMETERS} == set(Params.GROUPS)
-    assert len(SPECS) == len(PARAMETERS) == 46
+    assert len(SPECS) == len(PARAMETERS) == 47
     d = DEFAULTS
     assert d.tracking.confirm_frames == tracking.DEFAULT_CONFIRM_FRAMES
     assert d.tracking.max_misses == tracking.DEFAULT_MAX_MISSES
@@ -83,6 +84,7 @@ def test_schema_is_grouped_and_takes_defaults_from_the_core() -> None:
     assert d.detection.score_threshold == detection.DEFAULT_SCORE_THRESHOLD
     assert d.geometry.face_width_m == placement.DEFAULT_FACE_WIDTH_M
     assert d.geometry.default_hfov_deg == DEFAULT_HFOV_DEG
+    assert d.model.mirror_average is DEFAULT_MIRROR_AVERAGE
     for s in PARAMETERS:
         assert s.description and s.type in (bool, int, float, str, tuple), s
         assert (s.range is None) or s.type in (int, float), s

@@ -70,6 +70,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="FILE", help="model checkpoint (default: shipped model)")
     p.add_argument("--device", help="auto, cpu, cuda (default: the node's, auto)")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"))
+    p.add_argument("--mirror-average", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each face with its mirror image (default: the node's, on)")
     p.add_argument("--detector", choices=BACKENDS)
     p.add_argument("--detector-model", metavar="PATH")
     p.add_argument("--allow-legacy-weights", action="store_true",
@@ -101,7 +103,8 @@ def pipeline_params(args: argparse.Namespace) -> Params:
         for n in notes:
             warn(n)
     overrides = {"weights": args.weights, "device": args.device, "backend": args.backend,
-                 "detector": args.detector, "detector_model": args.detector_model}
+                 "detector": args.detector, "detector_model": args.detector_model,
+                 "mirror_average": args.mirror_average}
     return params.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 

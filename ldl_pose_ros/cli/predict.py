@@ -33,6 +33,7 @@ from ldl_pose_ros.core.output_paths import (
     same_file,
 )
 from ldl_pose_ros.core.safe_csv import SafeWriter, safe_writer
+from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE
 
 if TYPE_CHECKING:
     from ldl_pose_ros.core.estimator import HeadPoseEstimator
@@ -129,6 +130,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("auto", "torch", "onnx"),
         default="auto",
         help="network backend (default auto: ONNX Runtime on CPU, torch fp16 on CUDA)",
+    )
+    p.add_argument(
+        "--mirror-average",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_MIRROR_AVERAGE,
+        help="average each face with its mirror image: mirror-consistent angles, two network "
+        "passes per face (default: on)",
     )
     p.add_argument(
         "--detector",
@@ -389,6 +397,7 @@ def run_predict(args: argparse.Namespace) -> int:
             weights=args.weights,
             device=args.device,
             backend=args.backend,
+            mirror_average=args.mirror_average,
             detector=None if table is not None else args.detector,
             detector_model=None if table is not None else args.detector_model,
             detector_options=None if table is not None or args.detector != "yunet"

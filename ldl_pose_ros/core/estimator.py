@@ -52,7 +52,7 @@ from ldl_pose_ros.model.checkpoint import CheckpointError
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.distribution import valid_distributions_np
 from ldl_pose_ros.model.runner import PoseNetRunner, is_out_of_memory
-from ldl_pose_ros.resources import DEFAULT_WEIGHTS
+from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE, DEFAULT_WEIGHTS
 
 if TYPE_CHECKING:
     import torch
@@ -168,6 +168,8 @@ class HeadPoseEstimator:
             (e.g. ``{'tiles': 2}`` for mediapipe).
         preprocess: ``'auto'`` (torch crops on the device for the torch backend on
             CUDA, OpenCV/numpy otherwise), ``'numpy'`` or ``'torch'``.
+        mirror_average: average each face's distributions with those of its mirror
+            image (``PoseNetRunner``): mirror-consistent, two network passes per face.
 
     Raises ``CheckpointError`` (a ``ValueError``) for missing or corrupt weights and
     the errors of :func:`create_detector` for a bad detector choice.
@@ -193,6 +195,7 @@ class HeadPoseEstimator:
         max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
         detector_options: Mapping[str, Any] | None = None,
         preprocess: str = "auto",
+        mirror_average: bool = DEFAULT_MIRROR_AVERAGE,
     ) -> None:
         if preprocess not in ("auto", "numpy", "torch"):
             raise ValueError(f"preprocess must be 'auto', 'numpy' or 'torch', got {preprocess!r}")
@@ -210,7 +213,8 @@ class HeadPoseEstimator:
                     "weights=<checkpoint file>"
                 )
         self.weights = Path(weights)
-        self.runner = PoseNetRunner(self.weights, device=device, backend=backend, threads=threads)
+        self.runner = PoseNetRunner(self.weights, device=device, backend=backend, threads=threads,
+                                    mirror_average=mirror_average)
         self.config: ModelConfig = self.runner.config
         if preprocess == "torch" and self.runner.backend != "torch":
             raise ValueError("preprocess='torch' needs the torch backend")

@@ -50,6 +50,7 @@ from ldl_pose_ros.core.detection import (
 from ldl_pose_ros.core.face_ids import CameraNameError, check_camera_names
 from ldl_pose_ros.core.imaging import DEFAULT_MAX_MEGAPIXELS
 from ldl_pose_ros.core.placement import DEFAULT_FACE_WIDTH_M, DEFAULT_REL_DEPTH_STD
+from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE
 
 #: The node's name; parameter files may address it (``/ldl_pose_node``) or all nodes (``/**``).
 NODE_NAME = "ldl_pose_node"
@@ -95,6 +96,9 @@ class ModelParams:
                       "(fp16) on CUDA.", choices=NETWORK_BACKENDS, read_only=True)
     threads: int = _p(0, "CPU threads for the network and OpenCV; 0 = chosen for the machine "
                       "(cores - 1, at most 4).", range=(0, 64), read_only=True)
+    mirror_average: bool = _p(DEFAULT_MIRROR_AVERAGE, "Average each face with its mirror "
+                              "image (mirror-consistent angles and stds; two network passes "
+                              "per face).", read_only=True)
 
 
 @dataclass(frozen=True)

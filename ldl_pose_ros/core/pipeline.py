@@ -68,7 +68,7 @@ def build_estimator(params: Params = DEFAULTS, warm_up: bool = True) -> HeadPose
         detector_model=d.detector_model or None, score_threshold=d.score_threshold,
         max_faces=d.max_faces, min_face_size=d.min_face_size, threads=threads,
         max_megapixels=d.max_image_megapixels,
-        detector_options=_detector_options(d),
+        detector_options=_detector_options(d), mirror_average=m.mirror_average,
     )
     if warm_up:
         est.estimate(np.zeros((64, 64, 3), np.uint8))

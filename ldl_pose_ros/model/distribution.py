@@ -126,3 +126,25 @@ def valid_distributions_np(probs: np.ndarray, tol: float = NORMALISATION_TOLERAN
         nonneg = (np.where(np.isfinite(p), p, 0.0) >= -tol).all(axis=(1, 2))
         sums = np.abs(np.where(np.isfinite(p), p, 0.0).sum(axis=-1) - 1.0) <= tol
     return np.asarray(finite & nonneg & sums.all(axis=1))
+
+
+#: Angles (indices into yaw, pitch, roll) that a horizontal mirror negates.
+MIRROR_NEGATED = (0, 2)
+
+
+def bins_are_symmetric(cfg: ModelConfig) -> bool:
+    """Whether the bin centres are symmetric about 0 (reversing them negates the angle)."""
+    return abs(cfg.bin_min + cfg.bin_max) < 1e-9
+
+
+def average_with_mirror_np(probs: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """Average per-bin distributions of crops and of the same crops mirrored.
+
+    A horizontal mirror negates yaw and roll (in both Euler conventions) and keeps
+    pitch, so on symmetric bins the mirrored crops' yaw and roll distributions are
+    read backwards before the mean.  Both inputs are ``(N, 3, bins)``.
+    """
+    back = mirrored.copy()
+    for i in MIRROR_NEGATED:
+        back[:, i] = mirrored[:, i, ::-1]
+    return 0.5 * (probs + back)

@@ -30,7 +30,12 @@ from torch import nn
 from ldl_pose_ros.model.angles import convert_angles, convert_std
 from ldl_pose_ros.model.checkpoint import load_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
-from ldl_pose_ros.model.distribution import bin_centers_np, expectation_and_std_np
+from ldl_pose_ros.model.distribution import (
+    average_with_mirror_np,
+    bin_centers_np,
+    bins_are_symmetric,
+    expectation_and_std_np,
+)
 from ldl_pose_ros.model.onnx_cache import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -39,6 +44,7 @@ from ldl_pose_ros.model.onnx_cache import (
     open_verified_session,
     ort_providers,
 )
+from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -116,6 +122,10 @@ class PoseNetRunner:
             the device is CUDA, preceded by TensorRT (fp16, engine cache) when the
             environment sets ``LDL_POSE_ORT_TENSORRT=1`` and onnxruntime has it;
             always CPU last).
+        mirror_average: run every crop together with its mirror image (one batch of
+            twice the faces) and average the two distributions, the mirror's yaw and
+            roll read backwards: predictions that are exactly mirror-consistent, at
+            twice the network's cost.  Needs bins symmetric about 0.
 
     The network runs in ``torch.inference_mode`` (torch) or a fully optimised ORT
     session; on CUDA the torch model is fp16 and inputs go through a reused pinned
@@ -147,6 +157,7 @@ class PoseNetRunner:
         backend: str = "auto",
         threads: int | None = None,
         providers: list[Provider] | None = None,
+        mirror_average: bool = DEFAULT_MIRROR_AVERAGE,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -211,6 +222,11 @@ class PoseNetRunner:
             self.onnx_path = source if isinstance(source, Path) else None
         self.config: ModelConfig = cfg
         self._centers = bin_centers_np(cfg)
+        if mirror_average and not bins_are_symmetric(cfg):
+            raise ValueError(f"mirror_average needs bins symmetric about 0; {self.weights.name} "
+                             f"has {cfg.bin_min}..{cfg.bin_max}")
+        #: Whether each crop's distribution is averaged with its mirror's.
+        self.mirror_average = bool(mirror_average)
 
     @property
     def input_size(self) -> int:
@@ -225,9 +241,13 @@ class PoseNetRunner:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Per-bin probabilities ``(N, 3, num_bins)`` float32 for a preprocessed batch."""
         x = self._check(batch)
-        if x.shape[0] == 0:
+        n = x.shape[0]
+        if n == 0:
             return np.zeros((0, 3, self.config.num_bins), np.float32)
-        return self._infer(x)
+        if not self.mirror_average:
+            return self._infer(x)
+        probs = self._infer(np.concatenate([x, x[..., ::-1]]))
+        return average_with_mirror_np(probs[:n], probs[n:])
 
     def probabilities_tensor(self, batch: torch.Tensor) -> np.ndarray:
         """Like :meth:`probabilities` for a torch batch already on the device (torch backend).
@@ -241,9 +261,13 @@ class PoseNetRunner:
         s = self.config.input_size
         if batch.ndim != 4 or tuple(batch.shape[1:]) != (3, s, s):
             raise ValueError(f"batch must be (N, 3, {s}, {s}), got {tuple(batch.shape)}")
-        if batch.shape[0] == 0:
+        n = int(batch.shape[0])
+        if n == 0:
             return np.zeros((0, 3, self.config.num_bins), np.float32)
-        return self._infer(batch)
+        if not self.mirror_average:
+            return self._infer(batch)
+        probs = self._infer(torch.cat([batch, batch.flip(-1)]))
+        return average_with_mirror_np(probs[:n], probs[n:])
 
     # -- out-of-memory recovery ---------------------------------------------------------
 
@@ -398,5 +422,6 @@ class PoseNetRunner:
         return (
             f"PoseNetRunner(weights={str(self.weights)!r}, backend={self.backend!r}, "
             f"device={self.device!r}, backbone={self.config.backbone!r}, "
-            f"input_size={self.config.input_size}, threads={self.threads})"
+            f"input_size={self.config.input_size}, threads={self.threads}, "
+            f"mirror_average={self.mirror_average})"
         )
