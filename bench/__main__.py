@@ -292,8 +292,10 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         add("5 faces: >= 15 fps", r5max["processed_rate_hz"], r5max["processed_rate_hz"] >= 15)
     for r in result.get("network", []):
         if r["backbone"] == DEFAULT_BACKBONE and r["batch"] == 1 and r.get("onnxruntime"):
-            add(f"network <= 3 ms per face (ONNX Runtime, {r['threads']} threads, batch 1)",
-                f"{r['onnxruntime']:.2f} ms", r["onnxruntime"] <= 3.0)
+            mirror = r.get("onnxruntime mirror", r["onnxruntime"])
+            add(f"network <= 3 ms per face (ONNX Runtime, {r['threads']} threads, batch 1, "
+                "with mirror averaging)", f"{mirror:.2f} ms (one pass {r['onnxruntime']:.2f})",
+                mirror <= 3.0)
     ours = {r["faces"]: r for r in frame.get("ours", [])
             if r["backend"] == default_backend and r["detector"] == "yunet"}
     peer = {r["faces"]: r for r in frame.get("peer", [])}
@@ -374,7 +376,8 @@ def render(result: dict[str, Any]) -> str:
     ]
     net = result.get("network", [])
     if net:
-        names = [k for k in ("torch eager", "torchscript", "torch.compile", "onnxruntime")
+        names = [k for k in ("torch eager", "torchscript", "torch.compile", "onnxruntime",
+                             "onnxruntime mirror")
                  if k in net[0]]
         lines += ["Network only, median ms per call (batch = faces):", "",
                   "| backbone | size | batch | " + " | ".join(names) + " |",

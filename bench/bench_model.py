@@ -14,6 +14,7 @@ Run: ``python -m bench.bench_model [--quick] [--threads N] [--out PATH]``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--backends", nargs="+", default=["torch", "onnx"], choices=["torch", "onnx"])
     ap.add_argument("--devices", nargs="+", default=None, help="default: cpu (+cuda if available)")
+    ap.add_argument("--mirror", nargs="+", default=["off", "on"], choices=["off", "on"],
+                    help="mirror averaging (two network passes per face): off, on or both")
     ap.add_argument("--threads", type=int, default=None, help="CPU intra-op threads")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per configuration")
     ap.add_argument("--max-iters", type=int, default=200)
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     header = (
-        f"{'backbone':<18}{'size':>5}{'batch':>6}  {'backend':<8}{'device':<7}"
+        f"{'backbone':<18}{'size':>5}{'batch':>6}  {'backend':<8}{'mirror':<7}{'device':<7}"
         f"{'ms/call':>9}{'ms/face':>9}{'faces/s':>9}"
     )
     print(header)
@@ -99,36 +102,39 @@ def main(argv: list[str] | None = None) -> int:
                 net = LDLHeadPoseNet(cfg)
                 params = count_parameters(net)
                 weights = save_checkpoint(Path(tmp) / f"{name}_{size}.ckpt", net, cfg)
-                for backend in args.backends:
-                    for device in devices:
-                        try:
-                            runner = PoseNetRunner(weights, device, backend, threads=args.threads)
-                        except (RuntimeError, ValueError) as exc:
-                            print(f"{name:<18}{size:>5}  {backend}/{device}: skipped ({exc})")
-                            continue
-                        for batch in args.batches:
-                            t = time_runner(runner, batch, args.min_time, args.max_iters)
-                            med = statistics.median(t)
-                            row = {
-                                "backbone": name,
-                                "input_size": size,
-                                "batch": batch,
-                                "backend": backend,
-                                "device": runner.device,
-                                "providers": runner.providers,
-                                "params": params,
-                                "iters": len(t),
-                                "ms_per_call_median": round(med, 3),
-                                "ms_per_call_min": round(min(t), 3),
-                                "ms_per_face": round(med / batch, 3),
-                            }
-                            rows.append(row)
-                            print(
-                                f"{name:<18}{size:>5}{batch:>6}  {backend:<8}{runner.device:<7}"
-                                f"{med:>9.2f}{med / batch:>9.2f}{1e3 * batch / med:>9.1f}",
-                                flush=True,
-                            )
-                        del runner
+                for backend, mirror, device in itertools.product(args.backends, args.mirror,
+                                                                 devices):
+                    try:
+                        runner = PoseNetRunner(weights, device, backend, threads=args.threads,
+                                               mirror_average=mirror == "on")
+                    except (RuntimeError, ValueError) as exc:
+                        print(f"{name:<18}{size:>5}  {backend}/{device}: skipped ({exc})")
+                        continue
+                    for batch in args.batches:
+                        t = time_runner(runner, batch, args.min_time, args.max_iters)
+                        med = statistics.median(t)
+                        row = {
+                            "backbone": name,
+                            "input_size": size,
+                            "batch": batch,
+                            "backend": backend,
+                            "mirror_average": mirror == "on",
+                            "device": runner.device,
+                            "providers": runner.providers,
+                            "params": params,
+                            "iters": len(t),
+                            "ms_per_call_median": round(med, 3),
+                            "ms_per_call_min": round(min(t), 3),
+                            "ms_per_face": round(med / batch, 3),
+                        }
+                        rows.append(row)
+                        print(
+                            f"{name:<18}{size:>5}{batch:>6}  {backend:<8}{mirror:<7}"
+                            f"{runner.device:<7}"
+                            f"{med:>9.2f}{med / batch:>9.2f}{1e3 * batch / med:>9.1f}",
+                            flush=True,
+                        )
+                    del runner
     result = {
         "machine": {
             "platform": platform.platform(),
