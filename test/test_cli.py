@@ -182,8 +182,8 @@ def test_predict_bad_weights_and_detector(tmp_path, tiny_weights, capsys):
     )
     assert code == 2 and "checkpoint not found" in cap.err
     argv = ["predict", DEMO_IMAGE, "--weights", tiny_weights, "--out", out, "--detector", "yunet"]
-    code, cap = _run(argv, capsys)
-    assert code == 2 and "needs model_path" in cap.err
+    code, cap = _run(argv, capsys)  # the shipped YuNet model: no --detector-model needed
+    assert code == 0, cap.err
     code, cap = _run(argv + ["--detector-model", tmp_path / "missing.onnx"], capsys)
     assert code == 2 and "not found" in cap.err
 
