@@ -350,7 +350,7 @@ def test_compressed_input_and_reliable_qos(
     ({"device": "gpu"}, "device must be"),
     ({"max_faces": 0}, "max_faces"),
     ({"weights": "/nonexistent/model.ckpt"}, "not found"),
-    ({"detector": "yunet"}, "detector yunet needs detector_model"),
+    ({"detector_model": "/nonexistent/yunet.onnx"}, "detector model file not found"),
 ])
 def test_invalid_startup_configuration_exits_cleanly(
     start_node: Callable[..., Any], params: dict[str, Any], needle: str
