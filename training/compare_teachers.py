@@ -7,7 +7,13 @@ YuNet model is given (the teachers' own pipeline in the shared data README),
 else the dataset's box. Datasets:
 
 - ``pointing04``: Pointing'04 ``labels.csv`` (yaw = pan, pitch = tilt; no roll),
-  only the persons given (default 10-12, never used for training or selection);
+  only the persons given (default 10-12, never used for training or selection).
+  Pan and tilt are the azimuth and elevation of the marker the subject faced, which
+  is the *head* Euler convention (``ldl_pose_ros.model.angles``), not the dataset
+  convention the package outputs; the two differ by many degrees when pan and tilt
+  are both large.  Every method is scored both ways: "direct" (outputs compared with
+  pan/tilt as they are, the protocol of the earlier tables) and "head" (outputs
+  converted to the head convention first, roll 0 where a method gives none);
 - ``300wlp``: a folder of 300W-LP samples with ``labels.csv``
   (``file,mat,pitch_deg,yaw_deg,roll_deg,...``).
 
@@ -134,6 +140,16 @@ def summarize(name: str, pred: np.ndarray, items: list[Item],
     return res
 
 
+def to_head(pred: np.ndarray) -> np.ndarray:
+    """Dataset-convention angles ``(N, 3)`` in the head convention (NaN rows kept)."""
+    from ldl_pose_ros.model.angles import convert_angles
+
+    out = np.full_like(pred, np.nan)
+    ok = np.all(np.isfinite(pred), axis=1)
+    out[ok] = convert_angles(pred[ok], "dataset", "head")
+    return out
+
+
 def table(results: list[dict[str, Any]], labelled: Sequence[str]) -> str:
     """Markdown table: MAE per labelled angle and mean, all and |yaw|<=60,|pitch|<=30."""
     header = ["method", "answered"] + [f"MAE {a}" for a in labelled] + ["mean"] \
@@ -170,15 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         labelled = ANGLES
     boxes, found = detect_boxes(items, args.yunet)
     pred, std = run_model(args.weights, items, boxes, args.backend)
-    results = [summarize("ldl_pose_ros", pred, items, std)]
+    methods: list[tuple[str, np.ndarray, np.ndarray | None]] = [("ldl_pose_ros", pred, std)]
     from training.teachers import create_teacher
 
     for name, kw in (("fsanet", {"fsanet_dir": args.fsanet_dir}),
                      ("mediapipe", {"mediapipe_task": args.mediapipe_task})):
         if next(iter(kw.values())) is None:
             continue
-        results.append(summarize(name, run_teacher(create_teacher(name, **kw), items, boxes),
-                                 items))
+        methods.append((name, run_teacher(create_teacher(name, **kw), items, boxes), None))
+    results = [summarize(name, p, items, s) for name, p, s in methods]
+    if args.dataset == "pointing04":
+        results += [summarize(f"{name} (head convention)", to_head(p), items)
+                    for name, p, _ in methods]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     md = (f"{args.dataset}: {len(items)} images, YuNet boxes for {found} "

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ldl_pose_ros.core.evaluation import geodesic_errors
+
 BUCKETS = ((0.0, 30.0), (30.0, 60.0), (60.0, 99.0001))
 ANGLES = ("yaw", "pitch", "roll")
 
@@ -106,6 +108,9 @@ def score(labels: list[dict], rows: dict[str, list[dict]]) -> dict:
                  "found_fraction": round(float(found_arr.mean()), 4)}
     out["mae"] = {a: round(float(err[:, i].mean()), 3) for i, a in enumerate(ANGLES)}
     out["mae"]["mean"] = round(float(err.mean()), 3)
+    # Convention-free: the angle of the rotation between predicted and true head pose.
+    geo = geodesic_errors(p, t)
+    out["geodesic"] = round(float(geo.mean()), 3)
     ty = np.abs(t[:, 0])
     out["buckets"] = {}
     for lo, hi in BUCKETS:
@@ -118,6 +123,7 @@ def score(labels: list[dict], rows: dict[str, list[dict]]) -> dict:
             "mae": {a: round(float(err[sel, i].mean()), 3) for i, a in enumerate(ANGLES)}
             if sel.any() else {},
             "mean": round(float(err[sel].mean()), 3) if sel.any() else None,
+            "geodesic": round(float(geo[sel].mean()), 3) if sel.any() else None,
         }
     within1 = err <= s
     within2 = err <= 2 * s
@@ -177,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--paths", nargs="+", default=["boxes", "product", "mirror"],
                     choices=["boxes", "product", "mirror"])
+    ap.add_argument("--model-args", default="", help="extra ldl-pose predict arguments for "
+                    "every path (e.g. '--no-mirror-average')")
     ap.add_argument("--predict-args", default="", help="extra ldl-pose predict arguments "
                     "for the product path (e.g. '--detector yunet')")
     args = ap.parse_args(argv)
@@ -187,11 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     if "boxes" in args.paths or "mirror" in args.paths:
         _boxes_csv(labels, args.out / "boxes.csv", args.images, None)
         box_rows = run_predict(args.images, args.out / "pred_boxes.csv", args.weights,
-                               args.out / "boxes.csv", [])
+                               args.out / "boxes.csv", args.model_args.split())
         result["boxes"] = score(labels, box_rows)
     if "product" in args.paths:
         rows = run_predict(args.images, args.out / "pred_product.csv", args.weights, None,
-                           args.predict_args.split())
+                           args.model_args.split() + args.predict_args.split())
         result["product"] = score(labels, rows)
     if "mirror" in args.paths and box_rows is not None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -204,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                             [cv2.IMWRITE_JPEG_QUALITY, 98])
             _boxes_csv(labels, args.out / "boxes_mirror.csv", mdir, widths)
             mrows = run_predict(mdir, args.out / "pred_mirror.csv", args.weights,
-                                args.out / "boxes_mirror.csv", [])
+                                args.out / "boxes_mirror.csv", args.model_args.split())
         result["mirror"] = mirror_consistency(labels, box_rows, mrows, widths)
     (args.out / "metrics.json").write_text(json.dumps(result, indent=1) + "\n")
     print(summary_table(result))
@@ -214,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 def summary_table(result: dict) -> str:
     """Markdown lines: one row per path."""
     lines = ["| path | found | yaw | pitch | roll | mean | 0-30 / 30-60 / 60-99 | "
-             "1 std / 2 std | spearman y/p/r |", "|" + "---|" * 9]
+             "1 std / 2 std | spearman y/p/r | geodesic (by bucket) |", "|" + "---|" * 10]
     for path in ("boxes", "product"):
         if path not in result:
             continue
@@ -226,7 +234,9 @@ def summary_table(result: dict) -> str:
         lines.append(
             f"| {path} | {r['n_found']}/{r['n_labelled']} | {r['mae']['yaw']:.2f} | "
             f"{r['mae']['pitch']:.2f} | {r['mae']['roll']:.2f} | {r['mae']['mean']:.2f} | {b} | "
-            f"{c['within_1std']:.2f} / {c['within_2std']:.2f} | {sp} |")
+            f"{c['within_1std']:.2f} / {c['within_2std']:.2f} | {sp} | {r['geodesic']:.2f} ("
+            + " / ".join(f"{v['geodesic']:.2f}" if v["geodesic"] is not None else "-"
+                         for v in r["buckets"].values()) + ") |")
     if "mirror" in result:
         m = result["mirror"]
         lines.append(f"mirror: mean |yaw + yaw'| {m['mean_abs_yaw_sum']:.2f} deg, "
