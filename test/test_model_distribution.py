@@ -116,3 +116,30 @@ def test_expectation_and_std_exact() -> None:
 def test_sigma_must_be_positive() -> None:
     with pytest.raises(ValueError):
         gaussian_labels(torch.zeros(1, 3), bin_centers(ModelConfig()), 0.0)
+
+
+def _peaked(angles: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:
+    return np.stack([gaussian_labels_np(a, centers, sigma) for a in angles])
+
+
+def test_converted_median_follows_the_conversion_and_the_mirror() -> None:
+    from ldl_pose_ros.model.angles import convert_angles
+    from ldl_pose_ros.model.distribution import converted_median_np
+
+    centers = np.arange(-97.5, 99.0, 3.0)
+    head = np.array([[10.0, -5.0, 3.0], [40.0, 20.0, -10.0], [75.0, 10.0, 5.0],
+                     [-80.0, -30.0, 0.0]])
+    # narrow distributions: the median is the converted angle (up to the bin grid)
+    probs = _peaked(head, centers, 1.0)
+    med = converted_median_np(probs, centers, "head", "dataset")
+    np.testing.assert_allclose(med, convert_angles(head, "head", "dataset"), atol=1.5)
+    # mirrored distributions: exactly negated yaw and roll, the same pitch
+    mirrored = probs.copy()
+    mirrored[:, 0], mirrored[:, 2] = probs[:, 0, ::-1], probs[:, 2, ::-1]
+    back = converted_median_np(mirrored, centers, "head", "dataset")
+    np.testing.assert_allclose(back, med * np.array([-1.0, 1.0, -1.0]), atol=1e-4)
+    # a wide distribution at a profile: the median stays inside the range of the
+    # converted grid, and no jump between neighbouring poses
+    wide = _peaked(np.array([[80.0, 15.0, 0.0], [81.0, 15.0, 0.0]]), centers, 8.0)
+    a, b = converted_median_np(wide, centers, "head", "dataset")
+    assert np.all(np.abs(a - b) < 3.0), (a, b)

@@ -27,13 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ldl_pose_ros.model.angles import convert_angles, convert_std
+from ldl_pose_ros.model.angles import convert_std
 from ldl_pose_ros.model.checkpoint import load_checkpoint
 from ldl_pose_ros.model.config import ModelConfig
 from ldl_pose_ros.model.distribution import (
     average_with_mirror_np,
     bin_centers_np,
     bins_are_symmetric,
+    converted_median_np,
     expectation_and_std_np,
 )
 from ldl_pose_ros.model.onnx_cache import (
@@ -382,8 +383,11 @@ class PoseNetRunner:
     def postprocess(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Angles and stds ``(N, 3)`` (degrees) from bin probabilities ``(N, 3, bins)``.
 
-        Always in the dataset convention: a model whose bins use the head convention
-        (``config.angle_convention``) is converted here (:mod:`ldl_pose_ros.model.angles`).
+        Always in the dataset convention.  A model whose bins use the head convention
+        (``config.angle_convention``) is converted here (:mod:`ldl_pose_ros.model.angles`):
+        the angles are the per-angle medians of its distribution carried over to the
+        dataset convention (:func:`converted_median_np`), the stds its stds carried over
+        through the conversion's Jacobian at its expectation.
         """
         if probs.shape[0] == 0:
             return np.zeros((0, 3)), np.zeros((0, 3))
@@ -391,7 +395,7 @@ class PoseNetRunner:
         src = self.config.angle_convention
         if src != "dataset":
             std = convert_std(mean, std, src, "dataset")
-            mean = convert_angles(mean, src, "dataset")
+            mean = converted_median_np(probs, self._centers, src, "dataset")
         return mean, std
 
     def _forward(self, t: torch.Tensor) -> np.ndarray:
