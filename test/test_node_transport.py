@@ -252,12 +252,12 @@ def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> 
 @pytest.fixture(scope="module")
 def slow_twin(start_node: Callable[..., Any], tiny_weights: Path, ros_peer: Any,
               node: Any) -> Iterator[Any]:
-    """A second ``/ldl_pose_node`` on ``/twin/...``, 17 detector passes per frame."""
+    """A second ``/ldl_pose_node`` on ``/twin/...``, 17 BlazeFace passes per frame."""
     # qos_depth 20: slack for a starved executor on a busy test machine.  A node that
     # processed frames in its callbacks would still lose frames: its backlog would grow
     # by ~80 frames over the 120 sent.
     twin = started(start_node, "twin", "/twin/image_raw", "/twin/camera_info", tiny_weights,
-                   ros_peer, detector_tiles=4, qos_depth=20)
+                   ros_peer, detector="mediapipe", detector_tiles=4, qos_depth=20)
     yield twin
     twin.stop(signal.SIGINT)
 

@@ -153,8 +153,10 @@ def _describe_unreadable(p: Path, head: bytes, exc: BaseException | None) -> str
     """One line saying why ``p`` is not a readable checkpoint (never torch's own advice)."""
     lead = f"cannot read checkpoint {p}"
     low = head.lower()
-    if p.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and (b"onnx" in low
-                                                               or b"pytorch" in low)):
+    # ONNX ModelProto: field 1 (ir_version, tag 0x08), then usually field 2 (producer
+    # name, tag 0x12) or a name that says so.
+    if p.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and (
+            head[2:3] == b"\x12" or b"onnx" in low or b"pytorch" in low)):
         return (f"{lead}: it is an ONNX model; --weights takes an ldl_pose_ros checkpoint "
                 "(.ckpt), from which the ONNX file is exported")
     if not head.startswith(_ZIP_MAGIC):
