@@ -50,6 +50,7 @@ import numpy as np
 from ldl_pose_ros.core.image_header import probe
 from ldl_pose_ros.core.imaging import ImageError, load_image
 from ldl_pose_ros.model.config import ModelConfig
+from ldl_pose_ros.model.onnx_cache import file_sha256
 from training.augment import AugmentConfig
 from training.config import SourceConfig, TrainConfig, load_config
 from training.datasets import cache as fmt
@@ -333,7 +334,7 @@ def _write(out: Path, parts: Sequence[PackedPart], pretrained: Path | None,
     if pretrained is not None:
         shutil.copyfile(pretrained, out / pretrained.name)
         files.append(pretrained.name)
-    manifest["sha256"] = {f: fmt.sha256_file(out / f) for f in files}
+    manifest["sha256"] = {f: file_sha256(out / f) for f in files}
     manifest["parts"] = {p.name: {
         "n_images": len(p.images), "n_samples": len(p.rows), "bytes": p.bytes,
         "verbatim_images": sum(i.verbatim for i in p.images), "skipped_images": p.skipped,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
-import hashlib
 import io
 import json
 import math
@@ -37,6 +36,7 @@ import numpy as np
 
 from ldl_pose_ros.core.image_header import check_header, probe
 from ldl_pose_ros.core.imaging import ImageError, check_image
+from ldl_pose_ros.model.onnx_cache import file_sha256
 from training.datasets.base import Sample
 
 FORMAT = "ldl_pose_ros.training_cache"
@@ -70,15 +70,6 @@ def decode_image(raw: bytes | memoryview, name: str = "<bytes>") -> np.ndarray:
     if image is None:
         raise ImageError(f"{name}: not a readable image (corrupt or unsupported format)")
     return check_image(image, MAX_MEGAPIXELS)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_gz_csv(path: Path, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -129,7 +120,7 @@ def _load(root: Path, stamp: tuple[int, int], verify: bool
     manifest = read_manifest(root)
     if verify:
         for name, digest in manifest["sha256"].items():
-            if sha256_file(root / name) != digest:
+            if file_sha256(root / name) != digest:
                 raise ValueError(f"{root / name}: SHA-256 differs from {MANIFEST} "
                                  "(damaged or edited cache; pack it again)")
     blob = (root / IMAGES).read_bytes()
