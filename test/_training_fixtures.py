@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -186,3 +187,13 @@ def make_face_sources(root: Path, n_images: int = 6, n_val: int = 2, ext: str = 
             wr.writerow(["file", "x1", "y1", "x2", "y2", "yaw", "pitch", "roll", "weight"])
             wr.writerows(data)
     return paths
+
+
+def face_sources_data(csvs: dict[str, Path], weights: tuple[float, float] = (0.5, 0.5)
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """The ``data:`` section over :func:`make_face_sources`' CSVs (det + lm, val)."""
+    return {
+        "train": [{"type": "csv", "name": "det", "root": str(csvs["det"]), "weight": weights[0]},
+                  {"type": "csv", "name": "lm", "root": str(csvs["lm"]), "weight": weights[1]}],
+        "val": [{"type": "csv", "name": "val", "root": str(csvs["val"])}],
+    }

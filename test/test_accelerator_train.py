@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _training_fixtures import make_face_sources
+from _training_fixtures import face_sources_data, make_face_sources
 
 torch = pytest.importorskip("torch")
 
@@ -44,10 +44,7 @@ def _tiny_gpu_config(tmp_path: Path) -> Path:
     """The GPU config over a tiny cache packed from generated faces (no pretrained file)."""
     csvs = make_face_sources(tmp_path / "data", n_images=10, n_val=4, ext=".jpg",
                              size=(320, 280))
-    src = {"base": str(GPU_CONFIG), "pretrained": None, "data": {
-        "train": [{"type": "csv", "name": "det", "root": str(csvs["det"]), "weight": 0.5},
-                  {"type": "csv", "name": "lm", "root": str(csvs["lm"]), "weight": 0.5}],
-        "val": [{"type": "csv", "name": "val", "root": str(csvs["val"])}]}}
+    src = {"base": str(GPU_CONFIG), "pretrained": None, "data": face_sources_data(csvs)}
     (tmp_path / "src.yaml").write_text(yaml.safe_dump(src))
     pc.pack_cache(load_config(tmp_path / "src.yaml"), tmp_path / "cache", log=lambda m: None)
     cache = str(tmp_path / "cache")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _training_fixtures import make_face_sources
+from _training_fixtures import face_sources_data, make_face_sources
 
 from training import pack_cache as pc
 from training.config import ScheduleConfig, load_config
@@ -83,11 +83,7 @@ def _config(tmp_path: Path, **train) -> Path:
         "augment": {"rotate_p": 0.5, "rotate_deg": 30.0},
         "train": {"epochs": 3, "batch_size": 4, "threads": 1, "val_batch_size": 8,
                   "allow_identity_overlap": True, **train},
-        "data": {
-            "train": [{"type": "csv", "name": "det", "root": str(csvs["det"]), "weight": 0.5},
-                      {"type": "csv", "name": "lm", "root": str(csvs["lm"]), "weight": 0.5}],
-            "val": [{"type": "csv", "name": "val", "root": str(csvs["val"])}],
-        },
+        "data": face_sources_data(csvs),
     }
     src = tmp_path / "src.yaml"
     src.write_text(yaml.safe_dump(raw))

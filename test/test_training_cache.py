@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from _training_fixtures import make_face_sources
+from _training_fixtures import face_sources_data, make_face_sources
 
 from training import pack_cache as pc
 from training.config import ConfigError, load_config
@@ -31,11 +31,7 @@ def _config(tmp_path: Path, ext: str = ".png", **top) -> Path:
     cfg = {
         "name": "tiny_cache", "seed": 1, "model": MODEL, "augment": AUGMENT,
         "train": {"epochs": 2, "batch_size": 4, "threads": 1, "allow_identity_overlap": True},
-        "data": {
-            "train": [{"type": "csv", "name": "det", "root": str(csvs["det"]), "weight": 0.6},
-                      {"type": "csv", "name": "lm", "root": str(csvs["lm"]), "weight": 0.4}],
-            "val": [{"type": "csv", "name": "val", "root": str(csvs["val"])}],
-        },
+        "data": face_sources_data(csvs, (0.6, 0.4)),
         **top,
     }
     path = tmp_path / "tiny.yaml"
