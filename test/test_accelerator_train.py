@@ -72,18 +72,23 @@ def test_rehearsal_trains_within_its_budget_and_writes_the_outputs(tmp_path: Pat
                      "summary.json", "train.log"]  # 7 files: the device returns at most 8
     summary = json.loads((out / "summary.json").read_text())
     budget = summary["budget"]
-    assert budget["cut_epochs"] == [] and len(budget["steps_done"]) == 2
+    assert len(budget["steps_done"]) == 2
     assert budget["seconds"] <= 60.0  # the trainer's share of the command's minute
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    # the schedule ran to its tail: the last logged rate is within the final 5% of the peak
-    # (the exact last step depends on the measured speed, so not pinned to the floor itself)
-    assert 0.002 * 0.01 * 0.99 <= float(rows[-1]["lr"]) <= 0.002 * 0.05
+    if not budget["cut_epochs"]:  # a machine slowed by other work may cut an epoch short
+        # the schedule ran to its tail: the last logged rate is within the final 5% of the
+        # peak (the last step depends on the measured speed, so not pinned to the floor)
+        assert 0.002 * 0.01 * 0.99 <= float(rows[-1]["lr"]) <= 0.002 * 0.05
+    else:  # the hard limit kept the deadline: the cut epoch took fewer steps than planned
+        cut = budget["cut_epochs"][0] - 1
+        assert budget["steps_done"][cut] < budget["steps_planned"][cut]
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["model"]["backbone"] == "facemesh"  # the default model's network
     assert resolved["train"]["normalise_on_device"] and resolved["train"]["batch_size"] == 16
-    assert "schedule completed" in proc.stdout and "best epoch" in proc.stdout
+    assert ("schedule completed" in proc.stdout) == (not budget["cut_epochs"])
+    assert "best epoch" in proc.stdout
     seconds = int(proc.stdout.rsplit("exit 0 after ", 1)[1].split()[0])
     assert seconds <= 60 + 10
     log = (out / "train.log").read_text()
