@@ -24,7 +24,7 @@ def test_same_padding_matches_tensorflow_rule(n: int, stride: int, before: int, 
     assert float(y[0, 0, 0, 0]) == (0.0 if before else 1.0)
 
 
-@pytest.mark.parametrize("size", [160, 192])
+@pytest.mark.parametrize("size", [64, 128, 144, 160, 192])
 def test_ldl_net_with_facemesh_backbone(size: int) -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(backbone="facemesh", input_size=size)
@@ -33,6 +33,25 @@ def test_ldl_net_with_facemesh_backbone(size: int) -> None:
         logits = net(torch.rand(2, 3, size, size))
     assert logits.shape == (2, 3, cfg.num_bins)
     assert torch.isfinite(logits).all()
+
+
+def test_small_inputs_pad_the_last_map_and_large_ones_do_not() -> None:
+    """Under 129 px the last map is 2x2 and is padded to the 3x3 landmark kernel."""
+    torch.manual_seed(0)
+    net = FaceMeshNet().eval()
+    seen: list[tuple[int, ...]] = []
+    net.landmark.register_forward_hook(lambda _m, inp, _o: seen.append(tuple(inp[0].shape[-2:])))
+    with torch.no_grad():
+        for size in (128, 160):
+            net.landmarks(torch.rand(1, 3, size, size))
+    assert seen == [(3, 3), (3, 3)]
+    # the padding is zeros at the bottom/right: the top-left 2x2 of the 128 map is intact
+    x = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        h = net.tail(net.reduce_act(net.reduce(net.branch(net.trunk(
+            net.stem_act(net.stem(_same_pad(x, 3, 2))))))))
+        padded = torch.nn.functional.pad(h, (0, 1, 0, 1))
+        assert torch.allclose(net.landmark(padded).flatten(1), net.landmarks(x), atol=1e-5)
 
 
 def test_tflite_reader_refuses_other_files(tmp_path) -> None:

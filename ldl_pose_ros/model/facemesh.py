@@ -11,8 +11,9 @@ them).  The network was trained by Google on a large set of faces to regress 468
 
 Padding follows TensorFlow's ``SAME`` rule (extra pixel at the bottom/right),
 computed from the input size, so converted weights give the original outputs.
-Inputs of 160 and 192 pixels are supported (any size whose last feature map is
-at least 3x3).
+The original input is 192 pixels; any size works: a last feature map smaller
+than the landmark layer's 3x3 kernel (inputs under 129 pixels) is zero-padded
+at the bottom/right, as ``SAME`` padding would.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class FaceMeshNet(nn.Module):
         x = self.stem_act(self.stem(_same_pad(x, 3, 2)))
         x = self.branch(self.trunk(x))
         x = self.tail(self.reduce_act(self.reduce(x)))
+        if x.shape[-1] < 3 or x.shape[-2] < 3:
+            # inputs under 129 px end on a 2x2 map: pad it like SAME to the 3x3 kernel
+            x = F.pad(x, (0, max(3 - x.shape[-1], 0), 0, max(3 - x.shape[-2], 0)))
         x = self.landmark(x)
         if x.shape[-1] != 1 or x.shape[-2] != 1:
             x = F.adaptive_avg_pool2d(x, 1)
