@@ -243,3 +243,43 @@ def test_head_convention_labels() -> None:
     # Without a roll label (Pointing'04) yaw and pitch are direction angles: kept.
     part = np.array([60.0, 30.0, np.nan])
     np.testing.assert_array_equal(model_angles(part, np.array([1, 1, 0]), "head"), part)
+
+
+def test_per_sample_label_width() -> None:
+    """``sigma`` per sample gives each sample the loss it would have with that cfg.sigma."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, ModelConfig().num_bins)
+    angles = torch.tensor([[10.0, -5.0, 2.0], [-40.0, 20.0, 7.0]])
+    got, parts = MaskedLDLLoss(ModelConfig())(logits, angles, None, None, torch.tensor([3.0, 6.0]))
+    each = [MaskedLDLLoss(ModelConfig(sigma=s))(logits[i:i + 1], angles[i:i + 1])[1]["kl"]
+            for i, s in enumerate((3.0, 6.0))]
+    torch.testing.assert_close(parts["kl"], (each[0] + each[1]) / 2)
+    fixed, _ = MaskedLDLLoss(ModelConfig())(logits, angles)
+    assert not torch.isclose(got, fixed)
+    with pytest.raises(ValueError, match="sigma"):
+        MaskedLDLLoss(ModelConfig())(logits, angles, None, None, torch.tensor([3.0, 0.0]))
+
+
+def test_label_width_from_weight(tmp_path) -> None:
+    """``train.label_width: weight`` hands the loss sigma / sqrt(weight) per sample."""
+    path = _config(tmp_path, label_width="weight", batch_size=4)
+    cfg = load_config(path, {"train": {"device": "cpu", "epochs": 1}})
+    trainer = Trainer(cfg, tmp_path / "run", log=lambda m: None)
+    seen: list[torch.Tensor | None] = []
+    real = trainer.loss_fn.forward
+
+    def spy(logits, angles, mask=None, weight=None, sigma=None):
+        seen.append(sigma)
+        return real(logits, angles, mask, weight, sigma)
+
+    trainer.loss_fn.forward = spy
+    x = torch.rand(4, 3, 32, 32)
+    weight = torch.tensor([1.0, 0.25, 0.0, 0.5])
+    trainer._step(x, torch.zeros(4, 3), torch.ones(4, 3), weight)
+    expect = trainer.mcfg.sigma / torch.tensor([1.0, 0.5, 0.1, 0.5 ** 0.5])
+    torch.testing.assert_close(seen[0], expect)
+    raw = yaml.safe_load(path.read_text())
+    raw["train"]["label_width"] = "teachers"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="label_width"):
+        load_config(path)

@@ -105,6 +105,10 @@ class TrainOptions:
     # (training.loss.mirror_consistency).
     mirror_pairs: bool = False
     mirror_weight: float = 0.1
+    # Label width per sample: "fixed" (model.sigma for every sample, the paper's form) or
+    # "weight" (sigma / sqrt(weight): a sample's weight read as inverse label variance, so
+    # labels the teachers disagreed on are wider; the loss weight is kept).
+    label_width: Literal["fixed", "weight"] = "fixed"
     # A wall-clock budget for the whole run (training.time_budget): the epochs keep their
     # number, their steps are planned from the measured speed so that the schedule ends
     # in time; samples_per_epoch, when given, caps an epoch.
@@ -124,6 +128,8 @@ class TrainOptions:
         _check(self.bn_momentum is None or 0 < self.bn_momentum <= 1,
                "train.bn_momentum must be in (0, 1]")
         _check(self.mirror_weight >= 0, "train.mirror_weight must be >= 0")
+        _check(self.label_width in ("fixed", "weight"),
+               f"train.label_width must be 'fixed' or 'weight', got {self.label_width!r}")
         _check(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes must be > 0")
         _check(not self.mirror_pairs or self.batch_size >= 2,
                "train.mirror_pairs needs batch_size >= 2")

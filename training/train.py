@@ -72,6 +72,10 @@ from training.validation import predict_loader
 
 __all__ = ["ConfigError", "Trainer", "load_config", "lr_factor", "main"]
 
+#: ``train.label_width: weight``: weights below this count as this (caps the width at
+#: ``sigma / sqrt(WIDTH_MIN_WEIGHT)``, 10 sigma).
+WIDTH_MIN_WEIGHT = 0.01
+
 class Trainer:
     """Holds the model, data, optimiser and logs of one training run.
 
@@ -285,7 +289,10 @@ class Trainer:
         ctx = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
         with ctx:
             logits = self.net(x)
-        loss, parts = self.loss_fn(logits.float(), angles, mask, weight)
+        sigma = None
+        if self.cfg.train.label_width == "weight":
+            sigma = self.mcfg.sigma / weight.clamp_min(WIDTH_MIN_WEIGHT).sqrt()
+        loss, parts = self.loss_fn(logits.float(), angles, mask, weight, sigma)
         if pairs:
             mirror = mirror_consistency(logits[:h], logits[h:], self.model.centers)
             loss = loss + self.cfg.train.mirror_weight * mirror

@@ -41,13 +41,15 @@ def bin_index(angles: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     return idx.clamp_(0, cfg.num_bins - 1)
 
 
-def gaussian_labels(angles: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_labels(angles: torch.Tensor, centers: torch.Tensor,
+                    sigma: float | torch.Tensor) -> torch.Tensor:
     """Gaussian label distributions over the bins.
 
     Args:
         angles: ``(B, 3)`` true angles in degrees.
         centers: ``(num_bins,)`` bin centres in degrees.
-        sigma: standard deviation of the Gaussian in degrees.
+        sigma: standard deviation of the Gaussian in degrees: one for all, or a
+            tensor broadcastable to ``angles`` (e.g. ``(B, 1)``: one per sample).
 
     Returns:
         ``(B, 3, num_bins)`` float32, each row summing to 1.  The Gaussian is
@@ -55,11 +57,17 @@ def gaussian_labels(angles: torch.Tensor, centers: torch.Tensor, sigma: float) -
         (computed as a softmax, so angles far outside the range still give a
         valid distribution concentrated on the nearest edge bin).
     """
-    if sigma <= 0:
-        raise ValueError("sigma must be > 0")
     a = angles.to(torch.float32).unsqueeze(-1)
     c = centers.to(device=a.device, dtype=torch.float32)
-    logits = -0.5 * ((c - a) / float(sigma)) ** 2
+    if isinstance(sigma, torch.Tensor):
+        if not bool((sigma > 0).all()):
+            raise ValueError("sigma must be > 0")
+        s = torch.broadcast_to(sigma.to(a), angles.shape).unsqueeze(-1)
+    else:
+        if sigma <= 0:
+            raise ValueError("sigma must be > 0")
+        s = torch.tensor(float(sigma), device=a.device)
+    logits = -0.5 * ((c - a) / s) ** 2
     return torch.softmax(logits, dim=-1)
 
 

@@ -27,12 +27,14 @@ class LDLMultiLoss(nn.Module):
     * ``ce``: cross-entropy with the hard bin containing the true angle
       (Hopenet-style baseline; off with the default ``ce_weight = 0``).
 
-    ``forward(logits (B,3,nb), angles (B,3) deg, mask (B,3) | None, weight (B,) | None)``
-    returns ``(total, parts)`` where ``parts`` holds detached ``kl``, ``reg``, ``ce``
-    and ``mae`` tensors.  A term is ``sum(weight_i * mask_ij * term_ij) / sum(mask_ij)``:
+    ``forward(logits (B,3,nb), angles (B,3) deg, mask (B,3) | None, weight (B,) | None,
+    sigma (B,) | None)`` returns ``(total, parts)`` where ``parts`` holds detached
+    ``kl``, ``reg``, ``ce`` and ``mae`` tensors.  A term is
+    ``sum(weight_i * mask_ij * term_ij) / sum(mask_ij)``:
     per-sample weights scale a sample's contribution and masked (unlabelled) angles
-    contribute nothing; without mask and weight it is the plain mean.  Terms with zero
-    weight are still reported but not back-propagated.
+    contribute nothing; without mask and weight it is the plain mean.  ``sigma`` gives
+    each sample its own label width (degrees) instead of ``cfg.sigma``.  Terms with
+    zero weight are still reported but not back-propagated.
     """
 
     centers: torch.Tensor  # bin centres (a buffer, follows the module's device)
@@ -48,6 +50,7 @@ class LDLMultiLoss(nn.Module):
         angles: torch.Tensor,
         mask: torch.Tensor | None = None,
         weight: torch.Tensor | None = None,
+        sigma: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, parts)`` (see the class docstring)."""
         cfg = self.cfg
@@ -66,7 +69,8 @@ class LDLMultiLoss(nn.Module):
         # so that no NaN/inf can leak from them.
         safe = torch.where(m > 0, angles, torch.zeros_like(angles))
         log_p = F.log_softmax(logits, dim=-1)
-        labels = gaussian_labels(safe, self.centers, cfg.sigma)
+        width = cfg.sigma if sigma is None else sigma.to(angles).reshape(-1, 1)
+        labels = gaussian_labels(safe, self.centers, width)
         kl_e = (torch.xlogy(labels, labels) - labels * log_p).sum(-1)
         mean, _ = expectation_and_std(log_p.exp(), self.centers)
         if cfg.reg_loss == "mse":
