@@ -9,6 +9,7 @@ import pytest
 
 from ldl_pose_ros.core.geometry import euler_to_matrix, flip_euler, geodesic_deg
 from ldl_pose_ros.model.angles import (
+    MAX_ANGLE_STD,
     convert_angles,
     convert_std,
     head_euler_to_matrix,
@@ -67,6 +68,9 @@ def test_std_propagation() -> None:
     # Near the dataset convention's singularity pitch and roll become uncertain.
     assert out[1, 1] > 10.0 and out[1, 2] > 10.0 and abs(out[1, 0] - 3.0) < 0.5
     np.testing.assert_array_equal(convert_std(a, s, "head", "head"), s)
+    # At the singularity itself the first-order figure would exceed "anywhere": capped.
+    wide = convert_std(np.array([[89.9, 0.0, 0.0]]), np.full((1, 3), 20.0), "head", "dataset")
+    assert wide[0, 1] == MAX_ANGLE_STD and wide[0, 2] == MAX_ANGLE_STD
 
 
 def test_unknown_convention_is_refused() -> None:

@@ -146,13 +146,20 @@ def convert_angles(angles: np.ndarray, src: str, dst: str) -> np.ndarray:
     return matrix_to_head_euler(euler_to_matrix(a[..., 0], a[..., 1], a[..., 2]))
 
 
+#: Standard deviation of an angle uniform on the circle (360 / sqrt(12) degrees): the
+#: most a converted std says.
+MAX_ANGLE_STD = 360.0 / 12.0 ** 0.5
+
+
 def convert_std(angles: np.ndarray, std: np.ndarray, src: str, dst: str,
                 step: float = 0.5) -> np.ndarray:
     """Propagate per-angle standard deviations ``(N, 3)`` through :func:`convert_angles`.
 
     First-order (Jacobian by central differences of ``step`` degrees at ``angles``,
     independent angles): ``std_dst_i = sqrt(sum_k (J_ik std_k)^2)``.  Near the dataset
-    convention's singularity (|yaw| near 90) its pitch and roll stds grow, as they should.
+    convention's singularity (|yaw| near 90) its pitch and roll stds grow, as they should,
+    up to :data:`MAX_ANGLE_STD` (an angle that is anywhere on the circle: a larger first-order
+    figure would claim more than "unknown").
     """
     a = np.asarray(angles, np.float64).reshape(-1, 3)
     s = np.asarray(std, np.float64).reshape(-1, 3)
@@ -164,4 +171,4 @@ def convert_std(angles: np.ndarray, std: np.ndarray, src: str, dst: str,
         d[k] = step
         jac = _wrap(convert_angles(a + d, src, dst) - convert_angles(a - d, src, dst)) / (2 * step)
         var += (jac * s[:, k:k + 1]) ** 2
-    return np.sqrt(var)
+    return np.minimum(np.sqrt(var), MAX_ANGLE_STD)
