@@ -82,3 +82,35 @@ def test_shipped_default_onnx_matches_checkpoint() -> None:
     )
     assert onnx_weights_sha256(onnx_file) is not None, f"{onnx_file} has no {META_SHA256}"
     assert verify_onnx(DEFAULT_WEIGHTS, onnx_file) < 1e-3
+
+
+def test_facemesh_prelu_exports_without_the_prelu_op(tmp_path: Path, cache_dir: Path) -> None:
+    """PReLU leaves the graph as Clip/Mul/Add (ONNX Runtime's PRelu is slow).
+
+    The export still matches torch, and the shipped default file is of that kind too.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    from ldl_pose_ros.model.onnx_cache import export_onnx_bytes
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(backbone="facemesh", input_size=64)
+    net = LDLHeadPoseNet(cfg).eval()
+    with torch.no_grad():  # negative inputs to every PReLU, with slopes unlike the default
+        for m in net.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(-0.5, 0.9)
+    ckpt = save_checkpoint(tmp_path / "fm.ckpt", net, cfg)
+    data = export_onnx_bytes(ckpt)
+    ops = {n.op_type for n in onnx.load_model_from_string(data).graph.node}
+    assert "PRelu" not in ops and "Clip" in ops
+    x = torch.randn(3, 3, 64, 64)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        ref = torch.softmax(net(x), dim=-1).numpy()
+    assert abs(got - ref).max() < 1e-5
+    shipped = sibling_onnx_path(DEFAULT_WEIGHTS)
+    if shipped.is_file():
+        assert "PRelu" not in {n.op_type for n in onnx.load(str(shipped)).graph.node}

@@ -37,6 +37,22 @@ def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return F.pad(x, pads)
 
 
+class _PReLU(nn.PReLU):
+    """``nn.PReLU`` that exports to ONNX as ``max(x, 0) + a * min(x, 0)``.
+
+    The same function and parameters; only the exported graph differs: ONNX Runtime's
+    CPU ``PRelu`` kernel made this network twice as slow as the equivalent
+    Clip/Mul/Add graph (5.5 against 2.6 ms for a batch of 2 at 1 thread, identical
+    outputs).  Torch runs its own kernel.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        a = self.weight.reshape(1, -1, *([1] * (x.ndim - 2)))
+        return torch.clamp(x, min=0.0) + a * torch.clamp(x, max=0.0)
+
+
 class _Block(nn.Module):
     """Depthwise 3x3 + pointwise 1x1, residual add, PReLU.
 
@@ -50,7 +66,7 @@ class _Block(nn.Module):
         self.extra = cout - cin
         self.dw = nn.Conv2d(cin, cin, 3, stride, 0, groups=cin)
         self.pw = nn.Conv2d(cin, cout, 1)
-        self.act = nn.PReLU(cout)
+        self.act = _PReLU(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.pw(self.dw(_same_pad(x, 3, self.stride)))
@@ -80,17 +96,17 @@ class FaceMeshNet(nn.Module):
     def __init__(self, embed: int = 256) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 16, 3, 2, 0)
-        self.stem_act = nn.PReLU(16)
+        self.stem_act = _PReLU(16)
         self.trunk = nn.Sequential(*[_Block(*spec) for spec in _TRUNK])
         self.branch = nn.Sequential(_Block(128, 128, 2), _Block(128, 128), _Block(128, 128))
         self.reduce = nn.Conv2d(128, 32, 1)
-        self.reduce_act = nn.PReLU(32)
+        self.reduce_act = _PReLU(32)
         self.tail = _Block(32, 32)
         self.landmark = nn.Conv2d(32, NUM_LANDMARK_VALUES, 3, 3)
         proj = nn.Linear(NUM_LANDMARK_VALUES, embed)
         nn.init.normal_(proj.weight, 0.0, 0.02)
         nn.init.zeros_(proj.bias)
-        self.embed = nn.Sequential(proj, nn.PReLU(embed))
+        self.embed = nn.Sequential(proj, _PReLU(embed))
         self.out_features = embed
 
     def landmarks(self, x: torch.Tensor) -> torch.Tensor:

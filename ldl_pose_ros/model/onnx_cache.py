@@ -52,6 +52,9 @@ OUTPUT_NAME = "probs"
 #: ONNX metadata keys written by :func:`export_onnx`.
 META_SHA256 = "ldl_pose_ros.weights_sha256"
 META_CONFIG = "ldl_pose_ros.config"
+#: Revision of the exported graph, part of the cache name: a cached export made by an
+#: earlier exporter (same outputs, slower graph) is not reused.  2: PReLU as Clip/Mul/Add.
+EXPORT_REVISION = 2
 #: Largest batch a TensorRT engine profile is built for (more faces: rebuilt engine).
 TRT_MAX_BATCH = 32
 
@@ -236,7 +239,7 @@ def cached_onnx_path(weights: str | Path) -> Path:
 
 
 def _cache_name(digest: str) -> str:
-    return f"{digest[:24]}_op{ONNX_OPSET}.onnx"
+    return f"{digest[:24]}_op{ONNX_OPSET}_r{EXPORT_REVISION}.onnx"
 
 
 #: Largest difference (degrees) between the torch network and an ONNX model on the probe
