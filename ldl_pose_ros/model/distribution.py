@@ -59,14 +59,11 @@ def gaussian_labels(angles: torch.Tensor, centers: torch.Tensor,
     """
     a = angles.to(torch.float32).unsqueeze(-1)
     c = centers.to(device=a.device, dtype=torch.float32)
-    if isinstance(sigma, torch.Tensor):
-        if not bool((sigma > 0).all()):
-            raise ValueError("sigma must be > 0")
-        s = torch.broadcast_to(sigma.to(a), angles.shape).unsqueeze(-1)
-    else:
-        if sigma <= 0:
-            raise ValueError("sigma must be > 0")
-        s = torch.tensor(float(sigma), device=a.device)
+    # a float stays a Python scalar: no tensor (nor host-to-device copy) per call
+    s: float | torch.Tensor = float(sigma) if not isinstance(sigma, torch.Tensor) else (
+        torch.broadcast_to(sigma.to(a), angles.shape).unsqueeze(-1))
+    if not (bool((s > 0).all()) if isinstance(s, torch.Tensor) else s > 0):
+        raise ValueError("sigma must be > 0")
     logits = -0.5 * ((c - a) / s) ** 2
     return torch.softmax(logits, dim=-1)
 
