@@ -9,6 +9,8 @@ Arguments (``ros2 launch ldl_pose_ros pose.launch.py --show-args``):
     device       auto | cpu | cuda | cuda:N; not given: the params_file's value
     use_compressed  true | false: subscribe to <image>/compressed (jpeg/png) instead of
                  <image>; not given: the params_file's value
+    use_sim_time  true | false: the node (and RViz) take time from /clock (``ros2 bag play
+                 --clock``, a simulator); not given: the params_file's value
     params_file  parameter file (default: the package's config/pose.yaml)
     rviz         also start RViz 2 with config/pose.rviz (a warning, and no RViz, where
                  rviz2 is not installed)
@@ -35,6 +37,8 @@ Stopping: Ctrl-C, or SIGTERM to ``ros2 launch`` (systemd, ``docker stop``): the 
 SIGINT and launch exits once it is down (SIGTERM after ``sigterm_timeout``, SIGKILL after
 ``sigkill_timeout`` if it were stuck).  Should the launch process die regardless, the
 kernel sends the node SIGINT (``setpriv --pdeathsig``, see ldl_pose_ros/ros/launch_support.py).
+``ros2 launch --launch-prefix 'gdb -ex run --args'`` applies to the node, and to RViz
+unless ``--launch-prefix-filter`` excludes it (or the node).
 
 Example::
 
@@ -62,6 +66,7 @@ from ldl_pose_ros.ros.launch_support import (
     parse_camera_list,
     route_sigterm_to_shutdown,
     rviz_executable,
+    user_launch_prefix,
 )
 
 PACKAGE = "ldl_pose_ros"
@@ -73,15 +78,15 @@ def _setup(context):
     """Validate the arguments, then return the node (and RViz) to start."""
     log = get_logger("ldl_pose_ros.launch")
 
-    def arg(name: str) -> str:
-        return LaunchConfiguration(name).perform(context)
+    def arg(name, default=None) -> str:
+        return LaunchConfiguration(name, default=default).perform(context)
 
     params_file = arg("params_file")
     try:
         if not Path(params_file).is_file():
             raise LaunchArgumentError(f"params_file:={params_file!r}: no such file")
         overrides = parameter_overrides(
-            {n: arg(n) for n in ("device", "use_compressed", "lifecycle")})
+            {n: arg(n) for n in ("device", "use_compressed", "use_sim_time", "lifecycle")})
         env = dds_profile_env(arg("dds_profile"))
         cameras = parse_camera_list(arg("cameras"))
     except LaunchArgumentError as exc:
@@ -98,6 +103,9 @@ def _setup(context):
         remappings, notes = camera_remappings(cameras, arg("image"), arg("camera_info"))
         for note in notes:
             log.info(note)
+    # An explicit prefix turns launch's --launch-prefix-filter off: apply it here.
+    prefix = exit_with_launch_prefix() + user_launch_prefix(
+        arg("launch-prefix", ""), arg("launch-prefix-filter", ""), EXECUTABLE)
     node_kwargs = dict(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -105,7 +113,7 @@ def _setup(context):
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         emulate_tty=True,
-        prefix=[exit_with_launch_prefix(), LaunchConfiguration("launch-prefix", default="")],
+        prefix=prefix or None,
         parameters=[params_file] + ([overrides] if overrides else []),
         remappings=remappings,
         additional_env=env,
@@ -127,6 +135,8 @@ def _setup(context):
                 arguments=["-d", PathJoinSubstitution(
                     [FindPackageShare(PACKAGE), "config", "pose.rviz"])],
                 output="screen",
+                parameters=([{"use_sim_time": overrides["use_sim_time"]}]
+                            if "use_sim_time" in overrides else []),
             ))
     return actions
 
@@ -172,6 +182,10 @@ def generate_launch_description():
         DeclareLaunchArgument("params_file",
                               default_value=PathJoinSubstitution([share, "config", "pose.yaml"]),
                               description="Node parameter file."),
+        DeclareLaunchArgument(
+            "use_sim_time", default_value="", choices=["", "true", "false"],
+            description="Use /clock (bag replay, simulation) for the node and RViz: true or "
+                        "false. Not given: the params_file's value (false)."),
         DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"],
                               description="Start RViz 2 with config/pose.rviz."),
         DeclareLaunchArgument(

@@ -24,8 +24,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / "launch" / "pose.launch.py"
-ARGS = {"image", "camera_info", "namespace", "device", "use_compressed", "params_file", "rviz",
-        "dds_profile", "lifecycle", "cameras"}
+ARGS = {"image", "camera_info", "namespace", "device", "use_compressed", "use_sim_time",
+        "params_file", "rviz", "dds_profile", "lifecycle", "cameras"}
 
 
 def _have(name: str) -> bool:
@@ -132,13 +132,14 @@ def stand_in_launch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     setup = next(a for a in actions if "function" in a.kwargs).kwargs["function"]
     for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("ROS_DISTRO", "jazzy")
+    monkeypatch.setenv("ROS_DISTRO", "kilted")
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path / "no_rviz_here"))
     profile = tmp_path / "profile.xml"
     profile.write_text("<dds/>")
     ctx = {"image": "/cam/image", "camera_info": "/cam/info", "namespace": "",
            "params_file": str(REPO / "config" / "pose.yaml"), "device": "",
-           "use_compressed": "", "rviz": "false", "dds_profile": str(profile),
+           "use_compressed": "", "use_sim_time": "", "rviz": "false",
+           "dds_profile": str(profile),
            "lifecycle": "false", "cameras": ""}
     LOGGER.lines.clear()
     return declared, setup, ctx
@@ -168,15 +169,25 @@ def test_launch_arguments_and_node_with_stand_ins(stand_in_launch: Any) -> None:
     # Nothing typed: only the parameter file reaches the node.
     assert kw["parameters"] == [ctx["params_file"]]
     assert kw["additional_env"] == {"FASTDDS_DEFAULT_PROFILES_FILE": ctx["dds_profile"]}
-    exit_prefix, user_prefix = kw["prefix"]
-    assert exit_prefix.split()[1:] == ["--pdeathsig", "INT", "--"]
-    assert user_prefix.args == ("launch-prefix",)
+    assert kw["prefix"].split()[1:] == ["--pdeathsig", "INT", "--"]
+    # ros2 launch --launch-prefix: after the exit prefix, unless its filter excludes the
+    # node (launch itself ignores the filter for an action with an explicit prefix).
+    gdb = "gdb -ex run --args"
+    (node,) = setup(dict(ctx, **{"launch-prefix": gdb}))
+    assert node.kwargs["prefix"].split()[1:] == ["--pdeathsig", "INT", "--", *gdb.split()]
+    (node,) = setup(dict(ctx, **{"launch-prefix": gdb, "launch-prefix-filter": "pose_"}))
+    assert node.kwargs["prefix"].endswith(gdb)
+    (node,) = setup(dict(ctx, **{"launch-prefix": gdb, "launch-prefix-filter": "rviz2"}))
+    assert node.kwargs["prefix"].split()[1:] == ["--pdeathsig", "INT", "--"]
 
     (node,) = setup(dict(ctx, device="cpu", use_compressed="true"))
     assert node.kwargs["parameters"] == [ctx["params_file"],
                                          {"device": "cpu", "use_compressed": True}]
     (node,) = setup(dict(ctx, dds_profile="none"))
     assert node.kwargs["additional_env"] == {}
+    assert declared["use_sim_time"]["choices"] == ["", "true", "false"]
+    (node,) = setup(dict(ctx, use_sim_time="true"))
+    assert node.kwargs["parameters"] == [ctx["params_file"], {"use_sim_time": True}]
 
 
 def test_lifecycle_true_makes_a_managed_node_that_launch_configures_and_activates(
@@ -271,6 +282,9 @@ def test_rviz_only_when_installed(stand_in_launch: Any, monkeypatch: pytest.Monk
     rviz = actions[1].kwargs
     assert rviz["package"] == "rviz2" and rviz["arguments"][0] == "-d"
     assert rviz["arguments"][1].args[0][1:] == ["config", "pose.rviz"]
+    assert rviz["parameters"] == []
+    rviz = setup(dict(ctx, rviz="true", use_sim_time="true"))[1].kwargs
+    assert rviz["parameters"] == [{"use_sim_time": True}]
 
 
 @pytest.mark.skipif(not HAVE_LAUNCH, reason="launch/launch_ros not installed (PyPI ROS wheels)")

@@ -21,6 +21,7 @@ from ldl_pose_ros.ros.launch_support import (
     parse_camera_list,
     route_sigterm_to_shutdown,
     rviz_executable,
+    user_launch_prefix,
 )
 
 
@@ -29,7 +30,9 @@ def test_only_typed_arguments_become_parameters() -> None:
     assert parameter_overrides({}) == {}
     assert parameter_overrides({"device": "cuda:1", "use_compressed": ""}) == {"device": "cuda:1"}
     assert parameter_overrides({"use_compressed": "False"}) == {"use_compressed": False}
-    for bad in ({"device": "gpu"}, {"device": "cuda:x"}, {"use_compressed": "1"}):
+    assert parameter_overrides({"use_sim_time": "true"}) == {"use_sim_time": True}
+    for bad in ({"device": "gpu"}, {"device": "cuda:x"}, {"use_compressed": "1"},
+                {"use_sim_time": "yes"}):
         with pytest.raises(LaunchArgumentError):
             parameter_overrides(bad)
 
@@ -37,10 +40,16 @@ def test_only_typed_arguments_become_parameters() -> None:
 def test_dds_profile(tmp_path: Path) -> None:
     profile = tmp_path / "p.xml"
     profile.write_text("<dds/>")
-    env = {"ROS_DISTRO": "jazzy"}
+    env = {"ROS_DISTRO": "kilted"}
     assert dds_profile_env(str(profile), env) == {"FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
-    assert dds_profile_env(str(profile), {"ROS_DISTRO": "humble"}) == {
-        "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile)}
+    # Humble and Jazzy ship Fast DDS 2.x, which reads only FASTRTPS_...; Kilted and
+    # later (and an unknown distribution) Fast DDS 3, which reads FASTDDS_...
+    for distro in ("humble", "jazzy", "Jazzy"):
+        assert dds_profile_env(str(profile), {"ROS_DISTRO": distro}) == {
+            "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile)}
+    for distro in ("rolling", ""):
+        assert dds_profile_env(str(profile), {"ROS_DISTRO": distro}) == {
+            "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
     for none in ("none", "None", "", "  "):
         assert dds_profile_env(none, env) == {}
     # An exported profile is the user's choice: inherited, not replaced.
@@ -133,3 +142,13 @@ def test_sigterm_routing_against_stand_ins(monkeypatch: pytest.MonkeyPatch) -> N
         assert "again" in logged[-1]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_user_launch_prefix_follows_the_filter() -> None:
+    assert user_launch_prefix("", "", "pose_node") == ""
+    assert user_launch_prefix("valgrind", "", "pose_node") == "valgrind"
+    assert user_launch_prefix("valgrind", "pose_.*", "/opt/lib/pose_node") == "valgrind"
+    # re.match: anchored at the start of the executable's file name, as launch does.
+    assert user_launch_prefix("valgrind", "node", "pose_node") == ""
+    assert user_launch_prefix("valgrind", ".*node", "pose_node") == "valgrind"
+    assert user_launch_prefix("valgrind", "rviz2", "pose_node") == ""

@@ -159,6 +159,9 @@ def test_configure_then_activate_after_correcting_the_weights(
     refused = manager.set_parameter("device", "cuda")
     assert not refused.successful and "cannot change while the node is inactive" in \
         refused.reason, refused.reason
+    # The same value is no change (``ros2 param load`` of the node's own file).
+    same = manager.set_parameter("weights", str(tiny_weights))
+    assert same.successful, same.reason
     assert manager.transition(Transition.TRANSITION_ACTIVATE), node.tail()
     assert manager.state() == "active"
     assert manager.peer.wait_for(manager.subscribed, 10.0)

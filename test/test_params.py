@@ -156,9 +156,12 @@ def test_node_descriptors_come_from_the_schema() -> None:
         # (a lifecycle node is reconfigured), and describe says when it can change.
         assert not d.read_only
         assert (CONFIGURE_TIME in d.additional_constraints) == s.read_only, s.name
-        refusal = configure_time_refusal([s.name], "active")
+        refusal = configure_time_refusal({s.name: s.default}, "active")
         assert (refusal is not None) == s.read_only, s.name
-        assert configure_time_refusal([s.name], "unconfigured") is None
+        assert configure_time_refusal({s.name: s.default}, "unconfigured") is None
+        # Setting the value a parameter already has is no change, even when configured.
+        assert configure_time_refusal({s.name: s.default}, "active",
+                                      {s.name: s.default}) is None
         if s.range is not None and s.type is int:
             r = d.integer_range[0]
             assert (r.from_value, r.to_value) == s.range

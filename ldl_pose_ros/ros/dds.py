@@ -17,7 +17,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+from ldl_pose_ros.ros.launch_support import PROFILE_VARIABLES as PROFILE_VARS
+from ldl_pose_ros.ros.launch_support import profile_variable
+
 PROFILE_NAME = "fastdds_large_images.xml"
 
 
@@ -39,19 +41,13 @@ def find_dds_profile() -> Path | None:
     return find_config(PROFILE_NAME)
 
 
-def _profile_var(env: Mapping[str, str]) -> str:
-    # Fast DDS 2.x (Humble) reads FASTRTPS_..., later releases FASTDDS_...
-    return ("FASTRTPS_DEFAULT_PROFILES_FILE" if env.get("ROS_DISTRO") == "humble"
-            else "FASTDDS_DEFAULT_PROFILES_FILE")
-
-
 def use_dds_profile() -> None:
     """Export the large-image profile for this process unless one is set (before rclpy.init)."""
     if any(os.environ.get(v) for v in PROFILE_VARS):
         return
     profile = find_dds_profile()
     if profile is not None:
-        os.environ[_profile_var(os.environ)] = str(profile)
+        os.environ[profile_variable(os.environ)] = str(profile)
 
 
 def node_environment(domain_id: int | None = None, base: Mapping[str, str] | None = None,
@@ -76,7 +72,7 @@ def node_environment(domain_id: int | None = None, base: Mapping[str, str] | Non
         if profile is not None:
             for var in PROFILE_VARS:
                 env.pop(var, None)
-            env[_profile_var(env)] = str(profile)
+            env[profile_variable(env)] = str(profile)
     if cache_dir is not None:
         env["LDL_POSE_CACHE_DIR"] = str(cache_dir)
     return env

@@ -9,7 +9,8 @@
 - :func:`dds_profile_env`: the Fast DDS profile for the node, ``none`` for none.
 - :func:`rviz_executable`: where ``launch_ros`` would find ``rviz2``, or ``None``.
 - :func:`exit_with_launch_prefix`: a launch prefix that makes the kernel send the node
-  SIGINT when the launch process dies (``setpriv --pdeathsig``).
+  SIGINT when the launch process dies (``setpriv --pdeathsig``), and
+  :func:`user_launch_prefix`: ``ros2 launch --launch-prefix`` and its filter after it.
 - :func:`route_sigterm_to_shutdown`: SIGTERM to ``ros2 launch`` becomes the same
   orderly shutdown as ``LaunchService.shutdown()`` (SIGINT to the node, then SIGTERM
   after ``sigterm_timeout``, SIGKILL after ``sigkill_timeout``) instead of launch's
@@ -39,6 +40,10 @@ DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 BOOL_WORDS = {"true": True, "false": False}
 NO_PROFILE = ("", "none")
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+#: Distributions whose Fast DDS is 2.x (package ``fastrtps``): it reads only
+#: ``FASTRTPS_DEFAULT_PROFILES_FILE``.  Kilted and later ship Fast DDS 3 (package
+#: ``fastdds``), which reads ``FASTDDS_DEFAULT_PROFILES_FILE``.
+FAST_DDS_2_DISTROS = frozenset({"foxy", "galactic", "humble", "iron", "jazzy"})
 CAMERA_PLACEHOLDER = "{camera}"
 
 
@@ -47,7 +52,7 @@ class LaunchArgumentError(ValueError):
 
 
 def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
-    """Node parameters for the ``device``, ``use_compressed`` and ``lifecycle`` arguments.
+    """Node parameters for the device, use_compressed, use_sim_time, lifecycle arguments.
 
     ``typed`` maps argument name to its value; an empty value means "not typed" (the
     arguments' default), and such an argument leaves the parameter to ``params_file``.
@@ -64,13 +69,28 @@ def parameter_overrides(typed: Mapping[str, str]) -> dict[str, Any]:
         out["device"] = device
     if typed.get("lifecycle", "").strip().lower() == "true":
         out["autostart"] = False  # the launch file drives the transitions
-    compressed = typed.get("use_compressed", "").strip().lower()
-    if compressed:
-        if compressed not in BOOL_WORDS:
-            raise LaunchArgumentError(
-                f"use_compressed:={typed['use_compressed']!r}: expected true or false")
-        out["use_compressed"] = BOOL_WORDS[compressed]
+    for name in ("use_compressed", "use_sim_time"):
+        word = typed.get(name, "").strip().lower()
+        if word:
+            if word not in BOOL_WORDS:
+                raise LaunchArgumentError(f"{name}:={typed[name]!r}: expected true or false")
+            out[name] = BOOL_WORDS[word]
     return out
+
+
+def user_launch_prefix(prefix: str, prefix_filter: str, executable: str) -> str:
+    """The ``--launch-prefix`` of ``ros2 launch`` for ``executable``, or ``''``.
+
+    launch applies ``--launch-prefix-filter`` (a regular expression matched at the start
+    of the executable's file name) only to actions without an explicit prefix; the node
+    has one (:func:`exit_with_launch_prefix`), so the launch file applies the filter.
+    """
+    prefix, prefix_filter = prefix.strip(), prefix_filter.strip()
+    if not prefix:
+        return ""
+    if prefix_filter and re.match(prefix_filter, Path(executable).name) is None:
+        return ""
+    return prefix
 
 
 def dds_profile_env(value: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -78,8 +98,9 @@ def dds_profile_env(value: str, environ: Mapping[str, str] | None = None) -> dic
 
     ``none`` (or an empty value) keeps the DDS defaults.  A profile the user exported
     (``FASTDDS_DEFAULT_PROFILES_FILE``/``FASTRTPS_DEFAULT_PROFILES_FILE``) wins and is
-    inherited unchanged.  Humble's Fast DDS 2.x reads ``FASTRTPS_...``, later releases
-    ``FASTDDS_...``.  Raises :class:`LaunchArgumentError` when the file does not exist.
+    inherited unchanged.  The variable is the one the distribution's Fast DDS reads
+    (:func:`profile_variable`).  Raises :class:`LaunchArgumentError` when the file
+    does not exist.
     """
     environ = os.environ if environ is None else environ
     value = value.strip()
@@ -89,8 +110,13 @@ def dds_profile_env(value: str, environ: Mapping[str, str] | None = None) -> dic
         raise LaunchArgumentError(
             f"dds_profile:={value!r}: no such file (use dds_profile:=none for the DDS "
             "defaults)")
-    name = PROFILE_VARIABLES[1] if environ.get("ROS_DISTRO") == "humble" else PROFILE_VARIABLES[0]
-    return {name: value}
+    return {profile_variable(environ): value}
+
+
+def profile_variable(environ: Mapping[str, str]) -> str:
+    """The profile variable Fast DDS reads under ``ROS_DISTRO`` (Fast DDS 3 if unknown)."""
+    distro = environ.get("ROS_DISTRO", "").strip().lower()
+    return PROFILE_VARIABLES[1] if distro in FAST_DDS_2_DISTROS else PROFILE_VARIABLES[0]
 
 
 def package_prefix(package: str) -> Path | None:

@@ -276,7 +276,8 @@ class HeadPoseNode(LifecycleNode):
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Check a run-time update against the schema; apply it whole or refuse it."""
         values = {p.name: p.value for p in params if p.name in SPECS}
-        refusal = configure_time_refusal(values, self.lifecycle_state)
+        current = {n: self.get_parameter(n).value for n in values}
+        refusal = configure_time_refusal(values, self.lifecycle_state, current)
         if refusal is not None:
             return SetParametersResult(successful=False, reason=refusal)
         try:

@@ -18,7 +18,8 @@ parameter callback refuses them while it is configured (:func:`configure_time_re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
@@ -73,9 +74,24 @@ def declare_parameters(node: Node) -> dict[str, ParamValue]:
     return values
 
 
-def configure_time_refusal(names: Iterable[str], state: str) -> str | None:
-    """Why a change of ``names`` is refused in lifecycle ``state``, or ``None`` if allowed."""
-    fixed = sorted(n for n in names if n in SPECS and SPECS[n].read_only)
+def configure_time_refusal(values: Mapping[str, Any], state: str,
+                           current: Mapping[str, Any] | None = None) -> str | None:
+    """Why setting ``values`` is refused in lifecycle ``state``, or ``None`` if allowed.
+
+    A configure-time parameter set to the value it has (``current``) is no change and
+    is allowed, so that ``ros2 param load`` of the node's own file succeeds.
+    """
+    current = {} if current is None else current
+
+    def changed(name: str) -> bool:
+        if name not in current:
+            return True
+        old, new = current[name], values[name]
+        if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+            return list(old) != list(new)
+        return bool(old != new)
+
+    fixed = sorted(n for n in values if n in SPECS and SPECS[n].read_only and changed(n))
     if not fixed or state == "unconfigured":
         return None
     return (f"{', '.join(fixed)} cannot change while the node is {state}: deactivate and "
