@@ -121,6 +121,7 @@ def test_train_end_to_end_and_resume(tmp_path) -> None:
     assert main(["--config", str(path), "--out", str(straight), "--device", "cpu"]) == 0
     for name in ("best.ckpt", "last.ckpt", "metrics.csv", "config.yaml", "summary.json"):
         assert (straight / name).is_file(), name
+    assert not list(straight.glob("epoch_*.ckpt"))  # only with train.keep_epochs
     best = read_checkpoint(straight / "best.ckpt")
     assert "optimizer" not in best["extra"]
     meta = best["config"].meta["training"]
@@ -283,3 +284,16 @@ def test_label_width_from_weight(tmp_path) -> None:
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match="label_width"):
         load_config(path)
+
+
+def test_keep_epochs_writes_a_model_per_epoch(tmp_path) -> None:
+    path = _config(tmp_path, keep_epochs=True)
+    cfg = load_config(path, {"train": {"device": "cpu"}})
+    Trainer(cfg, tmp_path / "run", log=lambda m: None).fit()
+    kept = sorted(p.name for p in (tmp_path / "run").glob("epoch_*.ckpt"))
+    assert kept == ["epoch_001.ckpt", "epoch_002.ckpt"]
+    first, last = (read_checkpoint(tmp_path / "run" / k) for k in kept)
+    assert "optimizer" not in first["extra"] and first["extra"]["epoch"] == 0
+    final = read_checkpoint(tmp_path / "run" / "last.ckpt")["state_dict"]
+    for name, value in last["state_dict"].items():
+        torch.testing.assert_close(value, final[name])

@@ -116,6 +116,9 @@ class TrainOptions:
     # Crops travel from the loader workers as uint8 and are normalised on the training
     # device (the same values; a quarter of the bytes through the loader and to the GPU).
     normalise_on_device: bool = False
+    # Keep a model-only checkpoint of every epoch (epoch_NNN.ckpt), for weight averaging
+    # along the run (training.average_checkpoints).
+    keep_epochs: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "val_batch_size"):

@@ -11,7 +11,8 @@ Usage::
 
 Writes into the output folder: ``last.ckpt`` (model + optimiser/scaler state +
 epoch, for ``--resume``), ``best.ckpt`` (best validation mean MAE, model only),
-both in the package's checkpoint format with ``cfg.meta["training"]`` holding the
+``epoch_NNN.ckpt`` with ``train.keep_epochs`` (every epoch, model only),
+all in the package's checkpoint format with ``cfg.meta["training"]`` holding the
 data sources, the config, the git commit and the validation metrics;
 ``best.onnx`` beside it when fine-tuning (``--init``) or with ``train.export_onnx``;
 ``metrics.csv`` (one row per epoch), ``config.yaml`` (the resolved config),
@@ -541,6 +542,8 @@ class Trainer:
                     self.tb.add_scalar(k, v, epoch + 1)
         if improved:
             self.save(self.out / "best.ckpt", epoch, val, with_state=False)
+        if self.cfg.train.keep_epochs:
+            self.save(self.out / f"epoch_{epoch + 1:03d}.ckpt", epoch, val, with_state=False)
         self.save(self.out / "last.ckpt", epoch, val, with_state=True)
 
     def _export_onnx(self, ckpt: Path) -> Path:
