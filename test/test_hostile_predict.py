@@ -395,10 +395,40 @@ def test_csv_cells_cannot_be_formulas(tmp_path: Path, tiny_weights: Path, capsys
     assert any(cell.startswith("-") for row in rows for cell in row[7:])
 
 
+def test_odd_inputs_skip_only_themselves(tmp_path: Path, tiny_weights: Path, capsys: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An undecodable file name is written escaped; an unreadable folder is skipped."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    shutil.copy(DEMO_IMAGE, folder / "a.jpg")
+    shutil.copy(DEMO_IMAGE, os.fsencode(folder) + b"/b_\xff.jpg")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    listing = imaging.list_images
+
+    def list_images(path: Any) -> Any:  # as for a folder of mode 000 (root reads those)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(imaging, "list_images", list_images)
+    out = tmp_path / "p.csv"
+    code, err = _run(["predict", "--weights", tiny_weights, "--out", out, locked, folder],
+                     capsys)
+    assert "Traceback" not in err and "locked: cannot list the folder (Permission denied)" in err
+    assert code == 0 and "1 skipped" in err, err  # as for a missing path: counted
+    with open(out, newline="", encoding="utf-8") as f:
+        files = sorted(r[0] for r in list(csv.reader(f))[1:])
+    assert files == [str(folder / "a.jpg"), str(folder) + "/b_\\xff.jpg"], files
+
+
 @pytest.mark.parametrize("cell,safe", [
     ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"),
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("-1.5", "-1.5"), ("+2e-3", "+2e-3"), ("-inf", "-inf"),
     ("plain", "plain"), (3, 3), ("", ""),
+    # An undecodable file name (lone surrogates): its bytes as escapes, still made safe.
+    (b"b_\xff.jpg".decode("utf-8", "surrogateescape"), "b_\\xff.jpg"),
+    (b"=\xfe".decode("utf-8", "surrogateescape"), "'=\\xfe"),
 ])
 def test_safe_cell(cell: object, safe: object) -> None:
     from ldl_pose_ros.core.safe_csv import safe_cell

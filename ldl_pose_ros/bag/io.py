@@ -62,11 +62,18 @@ def typestore() -> Typestore:
 
 
 def deserialize(raw: bytes | memoryview, msgtype: str) -> Message:
-    """Decode CDR bytes of ``msgtype``; raises ``BagError`` for an unknown type."""
+    """Decode CDR bytes of ``msgtype``.
+
+    Raises ``BagError`` for an unknown type, or bytes that are not a message of it.
+    """
     ts = typestore()
     if msgtype not in ts.fielddefs:
         raise BagError(f"message type {msgtype} is not known to the ROS 2 typestore")
-    return ts.deserialize_cdr(raw, msgtype)
+    try:
+        return ts.deserialize_cdr(raw, msgtype)
+    except Exception as exc:  # noqa: BLE001 - rosbags raises many kinds for corrupt CDR
+        raise BagError(f"cannot deserialize a {msgtype} message "
+                       f"({type(exc).__name__}: {exc})") from exc
 
 
 def serialize(msg: Message) -> memoryview:

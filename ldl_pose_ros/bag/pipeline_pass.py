@@ -102,7 +102,8 @@ def pipeline_pass(bag: io.BagReader, image: io.TopicInfo, info: io.TopicInfo | N
                     camera.messages += 1
                     try:
                         pipeline.camera.update(io.deserialize(m.data, m.msgtype))
-                    except (IntrinsicsError, io.BagError, ValueError, TypeError) as exc:
+                    except (IntrinsicsError, io.BagError, ValueError, TypeError,
+                            AttributeError) as exc:  # a corrupt or foreign message
                         camera.refuse(str(exc))  # the previous intrinsics stay, as in the node
                 continue
             if max_frames is not None and len(frames) >= max_frames:

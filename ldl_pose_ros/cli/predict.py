@@ -181,7 +181,12 @@ def _collect_images(paths: list[str]) -> tuple[list[Path], int]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = list_images(path)
+            try:
+                found = list_images(path)
+            except OSError as exc:  # unreadable folder: the other inputs still run
+                warn(f"{raw}: cannot list the folder ({exc.strerror or exc}); skipped")
+                missing += 1
+                continue
             if not found:
                 warn(f"{raw}: folder contains no images")
             files.extend(found)

@@ -7,7 +7,8 @@ read as a formula by spreadsheet programs (CSV or formula injection): a file nam
 frame_id or error text taken from the input could then run a formula when a
 user opens the report.  :func:`safe_cell` prefixes such a cell with an apostrophe
 (``'=cmd`` shows as ``=cmd``); a cell that is a plain number (``-1.5``,
-``+2e-3``, ``-inf``) is left as it is, so numeric columns stay numeric.
+``+2e-3``, ``-inf``) is left as it is, so numeric columns stay numeric.  Text that
+cannot be written as UTF-8 (an undecodable file name) is written with escapes.
 Every CSV file the tools write for people goes through :func:`safe_writer`.  The
 training tree's label format (``core.label_csv``) is the exception: it is read
 back by programs, so its one text cell, a relative path, is made safe as a path
@@ -27,8 +28,18 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", 
 
 
 def safe_cell(value: object) -> object:
-    """``value``, with text that a spreadsheet would evaluate prefixed by ``'``."""
-    if not isinstance(value, str) or not value.startswith(FORMULA_TRIGGERS):
+    """``value``, with text that a spreadsheet would evaluate prefixed by ``'``.
+
+    Text that is not valid Unicode (a file name's undecodable bytes, which Python
+    carries as lone surrogates) is written with those bytes as ``\\xNN`` escapes.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if not value.startswith(FORMULA_TRIGGERS):
         return value
     if _NUMBER.fullmatch(value):
         return value
