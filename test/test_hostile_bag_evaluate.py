@@ -337,6 +337,28 @@ def test_unusable_camera_info_is_counted_and_reported(tmp_path: Path, demo_bag: 
         assert abs(float(row["z"])) < 100.0  # the nominal camera: no 1e97 m positions
 
 
+def test_corrupt_camera_info_bytes_are_refused_and_the_run_goes_on(
+        tmp_path: Path, demo_bag: Path, params: Params, estimator: Any) -> None:
+    from ldl_pose_ros.bag import io
+    from ldl_pose_ros.bag.writer import OutputBag
+
+    bad = tmp_path / "cdr"
+    corrupt = 0
+    with io.BagReader(demo_bag) as src, OutputBag(bad) as out:
+        for m in src.messages(list(src.topics)):
+            data = bytes(m.data)
+            if m.topic == make_demo.CAMERA_INFO_TOPIC and corrupt < 3:
+                data = data[:4] + b"\xff" * 12  # frame_id length 2**32 - 1: not CDR
+                corrupt += 1
+            out.write_raw(m.topic, m.msgtype, m.log_time_ns, data)
+    res = _evaluate(bad, tmp_path / "out", params, estimator)
+    cam = res.summary["camera_info"]
+    assert cam["messages"] == FRAMES and cam["refused"] == 3, cam
+    assert any("cannot deserialize a sensor_msgs/msg/CameraInfo" in w for w in res.warnings)
+    frames = csv_rows(tmp_path / "out" / "frames.csv")
+    assert len(frames) == FRAMES and {f["status"] for f in frames} == {"ok"}, frames
+
+
 def test_degenerate_ground_truth_is_skipped_with_a_count(tmp_path: Path, demo_bag: Path,
                                                          params: Params, estimator: Any
                                                          ) -> None:

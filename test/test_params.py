@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,42 @@ def test_params_file_sections_and_unknown_names(tmp_path: Path) -> None:
     f.write_text("/**: [unclosed\n")
     with pytest.raises(ParamError, match="YAML"):
         Params.from_file(f)
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"max_faces: \xff\xfe\n", "not UTF-8"),
+    (b"just some text\n", "not a parameter file"),
+    (b"- 1\n- 2\n", "not a parameter file"),
+    (b"/**:\n  ros__parameters: [1, 2]\n", "no ros__parameters mapping"),
+    (b"ldl_pose_node: abc\n", "no ros__parameters mapping"),
+])
+def test_params_file_that_is_not_one_is_refused(content: bytes, needle: str,
+                                                tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_bytes(content)
+    with pytest.raises(ParamError, match=needle):
+        Params.from_file(f)
+
+
+def test_params_file_odd_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ParamError, match="not a regular file"):
+        Params.from_file(fifo)  # refused before open(): no hang
+    with pytest.raises(ParamError, match="not a regular file"):
+        Params.from_file(tmp_path)
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as f:
+        f.truncate(64 << 20)
+    with pytest.raises(ParamError, match="not a parameter file"):
+        Params.from_file(big)
+    other = tmp_path / "other.yaml"
+    other.write_text("some_other_node:\n  ros__parameters:\n    x: 1\n")
+    p, warnings = Params.from_file(other)  # another node's file: defaults, and a warning
+    assert p == DEFAULTS and len(warnings) == 1 and "no section for this node" in warnings[0]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert Params.from_file(empty) == (DEFAULTS, [])
 
 
 @pytest.mark.parametrize("change,needle", [c for c in REFUSED if "unknown" not in c[1]][:6])

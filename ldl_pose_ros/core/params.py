@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,8 @@ from ldl_pose_ros.resources import DEFAULT_MIRROR_AVERAGE
 
 #: The node's name; parameter files may address it (``/ldl_pose_node``) or all nodes (``/**``).
 NODE_NAME = "ldl_pose_node"
+#: Largest node parameter file read (a real one is a few kB).
+MAX_PARAMS_FILE_BYTES = 1 << 20
 #: Default TF child frames of a face and its gaze: ``<prefix><track id>``.
 FACE_FRAME_PREFIX = "face_"
 GAZE_FRAME_PREFIX = "gaze_"
@@ -335,23 +339,45 @@ class Params:
         Sections ``/**``, ``<node_name>``, ``/<node_name>`` and ``/**/<node_name>`` apply,
         in that order.  Parameters the node does not have are ignored with a warning,
         as the node ignores them; a value the node refuses raises :class:`ParamError`.
-        Raises ``OSError`` for an unreadable file.
+        Raises ``OSError`` for an unreadable file, :class:`ParamError` for one that is
+        not a regular file, too large, not UTF-8, not YAML or not a parameter file.
         """
         import yaml
 
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ParamError(f"{path} is not a regular file")
+        if st.st_size > MAX_PARAMS_FILE_BYTES:
+            raise ParamError(f"{path} is {st.st_size} bytes: not a parameter file "
+                             f"(at most {MAX_PARAMS_FILE_BYTES})")
         with open(path, encoding="utf-8") as f:
             try:
-                doc = yaml.safe_load(f) or {}
+                doc = yaml.safe_load(f)
             except yaml.YAMLError as exc:
                 raise ParamError(f"{path} is not valid YAML: {exc}") from exc
+            except UnicodeDecodeError as exc:
+                raise ParamError(f"{path} is not UTF-8 text: {exc.reason} at byte "
+                                 f"{exc.start}") from exc
+        doc = {} if doc is None else doc
+        if not isinstance(doc, dict):
+            raise ParamError(f"{path} is not a parameter file: expected node names "
+                             f"(e.g. /**: ros__parameters: ...), found a {type(doc).__name__}")
         values: dict[str, object] = {}
+        sections = 0
         for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
-            section = doc.get(key) if isinstance(doc, dict) else None
-            if isinstance(section, dict):
-                values.update(section.get("ros__parameters") or {})
-        unknown = sorted(set(values) - set(SPECS))
-        warnings = [f"{path}: parameter {name!r} is not one of the node's; ignored"
-                    for name in unknown]
+            section = doc.get(key)
+            if section is None:
+                continue
+            params = section.get("ros__parameters") if isinstance(section, dict) else None
+            if not isinstance(params, dict):
+                raise ParamError(f"{path}: section {key!r} has no ros__parameters mapping")
+            values.update(params)
+            sections += 1
+        warnings = [] if sections or not doc else [
+            f"{path}: no section for this node (/** or {node_name}); defaults used"]
+        unknown = sorted(set(values) - set(SPECS), key=str)
+        warnings += [f"{path}: parameter {name!r} is not one of the node's; ignored"
+                     for name in unknown]
         known = {k: v for k, v in values.items() if k in SPECS}
         return cls.from_values(known), warnings
 

@@ -28,10 +28,10 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", 
 
 
 def safe_cell(value: object) -> object:
-    """``value``, with text that a spreadsheet would evaluate prefixed by ``'``.
+    r"""``value``, with text that a spreadsheet would evaluate prefixed by ``'``.
 
     Text that is not valid Unicode (a file name's undecodable bytes, which Python
-    carries as lone surrogates) is written with those bytes as ``\\xNN`` escapes.
+    carries as lone surrogates) is written with those bytes as ``\xNN`` escapes.
     """
     if not isinstance(value, str):
         return value
