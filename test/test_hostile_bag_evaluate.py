@@ -359,6 +359,55 @@ def test_corrupt_camera_info_bytes_are_refused_and_the_run_goes_on(
     assert len(frames) == FRAMES and {f["status"] for f in frames} == {"ok"}, frames
 
 
+@pytest.mark.parametrize("command", ["evaluate", "play"])
+def test_paths_that_are_not_bags_are_refused_at_once(command: str, tmp_path: Path,
+                                                     demo_bag: Path) -> None:
+    """A FIFO (as a bag or inside one), a device and an unreadable folder: one line, exit 2."""
+    fifo = tmp_path / "f.mcap"
+    os.mkfifo(fifo)
+    inner = tmp_path / "bag"
+    inner.mkdir()
+    shutil.copy(demo_bag / "metadata.yaml", inner)
+    os.mkfifo(inner / "demo.mcap")
+    locked = tmp_path / "locked"
+    shutil.copytree(demo_bag, locked)
+    locked.chmod(0)
+    extra = ["--out", tmp_path / "out"] if command == "evaluate" else ["--wait-subscribers", "0"]
+    try:
+        for path, needle in ((fifo, "neither a bag directory nor a regular"),
+                             (inner, "demo.mcap is not a regular file"),
+                             (Path("/dev/null"), "neither a bag directory nor a regular"),
+                             (locked, "Permission denied")):
+            run = run_cli(["bag", command, path, *extra], file_permissions=True, timeout=120)
+            assert run.code == 2 and needle in one_error_line(run.err), (path, run.err)
+    finally:
+        locked.chmod(0o755)
+    assert not (tmp_path / "out").exists()
+
+
+def test_annotated_frames_too_wide_for_jpeg_are_written_as_png(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ldl_pose_ros.bag.offline import JPEG_MAX_SIDE, TOPIC_ANNOTATED, OutputWriter
+    from ldl_pose_ros.bag.writer import OutputBag
+
+    header = SimpleNamespace(header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0),
+                                                    frame_id="cam"))
+    frames = [np.zeros((1, JPEG_MAX_SIDE + 100, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)]
+    with OutputBag(tmp_path / "o") as bag:
+        writer = OutputWriter(bag, "jpeg")
+        for image in frames:
+            out = SimpleNamespace(shown=[], child_frames=[], primary=None,
+                                  annotated=lambda img, color: img)
+            writer.frame(header, 1, image, "bgr", out)  # type: ignore[arg-type]
+    (warning,) = writer.warnings()
+    assert "1 annotated frame(s)" in warning and "PNG" in warning
+    with io.BagReader(tmp_path / "o") as bag:
+        fmts = [io.deserialize(m.data, m.msgtype).format
+                for m in bag.messages([TOPIC_ANNOTATED + "/compressed"])]
+    assert fmts == ["bgr8; png compressed bgr8", "bgr8; jpeg compressed bgr8"]
+
+
 def test_degenerate_ground_truth_is_skipped_with_a_count(tmp_path: Path, demo_bag: Path,
                                                          params: Params, estimator: Any
                                                          ) -> None:

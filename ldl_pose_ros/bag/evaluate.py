@@ -155,6 +155,7 @@ def _evaluate(opts: EvaluateOptions, folder: OwnedFolder, work: Path,
         recorded: dict[str, object] | None = None
         out_bag = None
         pipeline = None
+        writer = None
         if opts.predictions is None:
             pipeline = FramePipeline.from_params(opts.params, estimator)
             out_bag = OutputBag(work / OUTPUT_BAG)
@@ -175,6 +176,8 @@ def _evaluate(opts: EvaluateOptions, folder: OwnedFolder, work: Path,
                         f"on {image.name} could not be read (the bag's index lists {expected})")
     if pipeline is not None:
         warnings.extend(pass_warnings(info, camera, frames))
+        if writer is not None:
+            warnings.extend(writer.warnings())
     refused = sum(f.faces_refused for f in frames)
     if opts.predictions is not None:
         recorded = recorded_pass(Path(opts.predictions), frames, opts.params, warnings)

@@ -186,6 +186,9 @@ class BagReader:
         except BagError:
             self.close()
             raise
+        except OSError as exc:  # a folder or file without read permission, ...
+            self.close()
+            raise BagError(f"cannot read bag {self.path}: {exc.strerror or exc}") from exc
         self.topics: dict[str, TopicInfo] = {}
         for part in self._parts:
             for name, info in part.topics.items():
@@ -205,7 +208,13 @@ class BagReader:
                 )
             self._parts.append(_open_file(p, self.warnings))
             return
+        if not p.is_dir():
+            raise BagError(f"{p} is not a rosbag2 bag: neither a bag directory nor a regular "
+                           ".mcap or .db3 file")
         files = sorted(f for f in p.iterdir() if f.suffix in (".mcap", ".db3"))
+        odd = [f.name for f in files if not f.is_file()]
+        if odd:  # a FIFO or device would block or never end
+            raise BagError(f"{p}: {', '.join(odd)} is not a regular file")
         if (p / "metadata.yaml").is_file():
             try:
                 self._parts.append(_reader_part(p))

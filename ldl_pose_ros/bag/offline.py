@@ -39,6 +39,8 @@ TOPIC_POSES = "/head_poses"
 TOPIC_PRIMARY = "/primary_head_pose"
 TOPIC_TF = "/tf"
 TOPIC_ANNOTATED = "/image_annotated"
+#: Largest image side OpenCV's JPEG encoder accepts.
+JPEG_MAX_SIDE = 65500
 
 
 class OutputWriter:
@@ -48,6 +50,8 @@ class OutputWriter:
         self.bag = bag
         self.annotated = annotated
         self.msgs: MessageFactory = TypestoreMessages()
+        self.png_frames = 0  # annotated frames JPEG cannot hold (a side over 65,500 px)
+        self.unwritten_frames = 0
 
     def frame(self, msg: Message, log_ns: int, image: np.ndarray, color: str,
               out: FrameOutputs) -> None:
@@ -65,11 +69,29 @@ class OutputWriter:
         elif self.annotated == "jpeg":
             import cv2
 
-            ok, buf = cv2.imencode(".jpg", out.annotated(image, color),
-                                   [cv2.IMWRITE_JPEG_QUALITY, 90])
+            drawn = out.annotated(image, color)
+            fmt = "jpeg"
+            if max(drawn.shape[:2]) <= JPEG_MAX_SIDE:
+                ok, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            else:  # JPEG cannot hold it
+                fmt, self.png_frames = "png", self.png_frames + 1
+                ok, buf = cv2.imencode(".png", drawn)
             if ok:
                 self.bag.write(TOPIC_ANNOTATED + "/compressed", msgs.compressed_image(
-                    header, buf.tobytes(), "bgr8; jpeg compressed bgr8"), log_ns)
+                    header, buf.tobytes(), f"bgr8; {fmt} compressed bgr8"), log_ns)
+            else:
+                self.unwritten_frames += 1
+
+    def warnings(self) -> list[str]:
+        """What the output bag lacks or holds differently, for the run's warnings."""
+        out = []
+        if self.png_frames:
+            out.append(f"{self.png_frames} annotated frame(s) wider or taller than "
+                       f"{JPEG_MAX_SIDE} px were written as PNG (JPEG cannot hold them)")
+        if self.unwritten_frames:
+            out.append(f"{self.unwritten_frames} annotated frame(s) could not be encoded "
+                       "and are missing from the output bag")
+        return out
 
 
 def offline_pass(bag: io.BagReader, opts: EvaluateOptions, image: io.TopicInfo,

@@ -388,5 +388,6 @@ def write_all(out: Path, frames: Sequence[FrameRecord], summary: Summary
             paths[p.stem + "_png"] = p
     paths["report_md"] = out / "report.md"
     write_metrics(out, summary)
-    paths["report_md"].write_text(markdown(summary, paths))
+    paths["report_md"].write_text(markdown(summary, paths), encoding="utf-8",
+                                  errors="backslashreplace")  # undecodable paths
     return paths
