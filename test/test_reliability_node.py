@@ -410,7 +410,7 @@ REFUSED = [
     # invalid strings
     {"face_frame_prefix": "/abs"}, {"face_frame_prefix": ""}, {"gaze_frame_prefix": "face_"},
     # read-only
-    {"device": "cpu"}, {"weights": "/tmp/other.ckpt"}, {"qos_depth": 5},
+    {"device": "cuda:3"}, {"weights": "/tmp/other.ckpt"}, {"qos_depth": 7},
     {"use_compressed": True},
     # one invalid value in an atomic update: nothing of it applies
     {"max_faces": 5, "min_face_size": 30, "confirm_frames": 0},
@@ -429,6 +429,8 @@ def test_invalid_parameter_updates_refused_and_previous_values_kept(
         assert not res.successful, f"accepted: {update}"
         assert res.reason.strip(), f"no reason given for {update}"
     assert get_all(harness) == before
+    # A configure-time parameter set to the value it has is no change (ros2 param load).
+    assert harness.set_parameter("device", before["device"]).successful
     # The read-back can tell a change: a valid atomic update is applied, then undone.
     ok = harness.call(harness.set_atomic, SetParametersAtomically.Request(
         parameters=[ParameterMsg(name="max_faces", value=harness.parameter_value(7)),

@@ -190,6 +190,10 @@ def test_shipped_configs_parse() -> None:
     for p in root.glob("*.yaml"):
         cfg = load_config(p)
         assert cfg.data.train
+    # The default's second stage continues the first and keeps every epoch for averaging.
+    swa, first = (load_config(root / f"{n}.yaml") for n in ("default_model_swa", "default_model"))
+    assert swa.train.keep_epochs and swa.init and swa.pretrained is None
+    assert swa.data == first.data and swa.model_config() == first.model_config()
     ab = {n: load_config(root / f"{n}.yaml").to_dict() for n in ("p04_ldl", "p04_regression",
                                                                   "p04_hopenet")}
     # the ablation configs differ only in the loss weights

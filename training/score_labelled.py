@@ -208,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             for lab in labels:
                 img = cv2.imread(str(args.images / lab["file"]), cv2.IMREAD_COLOR)
                 widths[Path(lab["file"]).name] = img.shape[1]
-                cv2.imwrite(str(mdir / Path(lab["file"]).name), img[:, ::-1],
-                            [cv2.IMWRITE_JPEG_QUALITY, 98])
+                # Lossless (PNG bytes; the reader goes by content, not by the name), so
+                # that the mirror is exact and the gap measures the model alone.
+                ok, png = cv2.imencode(".png", np.ascontiguousarray(img[:, ::-1]))
+                if not ok:
+                    raise RuntimeError(f"cannot encode the mirror of {lab['file']}")
+                (mdir / Path(lab["file"]).name).write_bytes(png.tobytes())
             _boxes_csv(labels, args.out / "boxes_mirror.csv", mdir, widths)
             mrows = run_predict(mdir, args.out / "pred_mirror.csv", args.weights,
                                 args.out / "boxes_mirror.csv", args.model_args.split())
