@@ -56,14 +56,16 @@ def average_checkpoints(paths: Sequence[str | Path], out: str | Path,
         raise ValueError(f"{cfg.backbone} has batch-norm statistics ({stats[0]}, ...): their "
                          "average is not the statistics of the averaged network")
     total = sum(w)
-    acc = {k: v.double() * (w[0] / total) for k, v in model.state_dict().items()}
+    first = model.state_dict()
+    config = _without_meta(cfg.to_dict())
+    acc = {k: v.double() * (w[0] / total) for k, v in first.items()}
     for p, wi in zip(paths[1:], w[1:], strict=True):
         m, c = load_checkpoint(p, "cpu")
-        if _without_meta(c.to_dict()) != _without_meta(cfg.to_dict()):
+        if _without_meta(c.to_dict()) != config:
             raise ValueError(f"{p}: its model configuration differs from {paths[0]}'s")
         for k, v in m.state_dict().items():
             acc[k] += v.double() * (wi / total)
-    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in acc.items()})
+    model.load_state_dict({k: v.to(first[k].dtype) for k, v in acc.items()})
     meta = dict(cfg.meta)
     meta["averaged"] = {"checkpoints": [str(p) for p in paths], "weights": w}
     return save_checkpoint(out, model, dataclasses.replace(cfg, meta=meta))
