@@ -90,6 +90,28 @@ def test_out_that_is_the_input_image_is_refused(tmp_path: Path, photos: Path, bo
     assert tree(photos) == before
 
 
+def test_out_through_a_symbolic_link_replaces_the_file_it_names(
+        tmp_path: Path, photos: Path, boxes: Path, tiny_weights: Path, capsys: Any) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "run.csv").write_text(HEADER + "\n")  # an earlier run's (empty) result
+    link = tmp_path / "latest.csv"
+    link.symlink_to(results / "run.csv")
+    code, err = _run(["predict", photos / "a.jpg", "--boxes", boxes, "--weights",
+                      tiny_weights, "--out", link], capsys)
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == results / "run.csv"  # the link is kept
+    rows = list(csv.DictReader((results / "run.csv").open()))
+    assert [r["file"] for r in rows] == [str(photos / "a.jpg")]
+    assert sorted(p.name for p in results.iterdir()) == ["run.csv"]  # no temporary left
+    # a dangling link is refused before anything is written
+    link.unlink()
+    link.symlink_to(tmp_path / "nowhere" / "x.csv")
+    code, err = _run(["predict", photos / "a.jpg", "--boxes", boxes, "--weights",
+                      tiny_weights, "--out", link], capsys)
+    assert code == 2 and "dangling symbolic link" in one_error_line(err)
+
+
 def test_annotate_into_the_input_folder_is_refused(photos: Path, boxes: Path, tmp_path: Path,
                                                    tiny_weights: Path, capsys: Any) -> None:
     before = tree(photos)

@@ -134,7 +134,10 @@ def check_file_target(path: str | os.PathLike[str], what: str) -> Path:
     """Check that a result file can be written at ``path``; returns it.
 
     Refused: an existing folder or special file (device, pipe, socket), a parent
-    that is a file, and a location with no writable folder to create it in.
+    that is a file, and a location with no writable folder to create it in.  A
+    symbolic link to a regular file is written through (as a shell redirection
+    does): the file it names is replaced and the link kept, so the folder that must
+    be writable is that file's.
     """
     p = Path(path)
     if p.is_symlink() and not p.exists():
@@ -144,7 +147,7 @@ def check_file_target(path: str | os.PathLike[str], what: str) -> Path:
             raise OutputError(f"{what} {p} is a folder; give a file name")
         if not stat.S_ISREG(p.stat().st_mode):
             raise OutputError(f"{what} {p} is not a regular file")
-    _check_parent(p, what)
+    _check_parent(p.resolve() if p.is_symlink() else p, what)
     return p
 
 
@@ -189,9 +192,12 @@ def atomic_text(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     """A text file beside ``path``, renamed to ``path`` when the block succeeds.
 
     UTF-8, ``newline=''`` (for CSV).  On an exception (including a full disk) the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was.  Where ``path`` is a
+    symbolic link, the file it names is replaced and the link kept.
     """
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
     tmp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{target.name}")
     f = open(tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
