@@ -155,3 +155,36 @@ def test_mirror_average_needs_symmetric_bins(tmp_path: Path) -> None:
         PoseNetRunner(path, device="cpu", backend="torch", threads=1, mirror_average=True)
     assert not PoseNetRunner(path, device="cpu", backend="torch", threads=1,
                              mirror_average=False).mirror_average
+
+
+def test_spinning_thread_pools_are_a_choice_of_the_caller(
+        weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime's pool spins by default (a network alone), not when asked.
+
+    The node detects beside the network: build_estimator turns spinning off when the
+    network's threads take every core.  Both sessions give the same results.
+    """
+    from ldl_pose_ros.core import pipeline
+    from ldl_pose_ros.core.params import DEFAULTS
+    from ldl_pose_ros.model import runner as runner_mod
+
+    def allow_spinning(options: object) -> str | None:
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning")
+        except RuntimeError:  # not set: ONNX Runtime's default, spinning
+            return None
+
+    spin = PoseNetRunner(weights, device="cpu", backend="onnx", threads=2)
+    still = PoseNetRunner(weights, device="cpu", backend="onnx", threads=2, spinning=False)
+    assert allow_spinning(spin._session_options) != "0"
+    assert allow_spinning(still._session_options) == "0"
+    x = _batch(3)
+    np.testing.assert_array_equal(spin.probabilities(x), still.probabilities(x))
+
+    monkeypatch.setattr(runner_mod, "usable_cpus", lambda: 2)
+    for threads, entry in ((2, "0"), (1, None)):
+        params = DEFAULTS.replace(weights=str(weights), threads=threads, backend="onnx",
+                                  device="cpu", detector="haar")
+        est = pipeline.build_estimator(params, warm_up=False)
+        got = allow_spinning(est.runner._session_options)
+        assert (got == "0") == (entry == "0"), (threads, got)

@@ -170,6 +170,8 @@ class HeadPoseEstimator:
             CUDA, OpenCV/numpy otherwise), ``'numpy'`` or ``'torch'``.
         mirror_average: average each face's distributions with those of its mirror
             image (``PoseNetRunner``): mirror-consistent, two network passes per face.
+        spinning: ONNX Runtime's intra-op threads may spin between calls
+            (``PoseNetRunner``); False where the detector runs beside the network.
 
     Raises ``CheckpointError`` (a ``ValueError``) for missing or corrupt weights and
     the errors of :func:`create_detector` for a bad detector choice.
@@ -196,6 +198,7 @@ class HeadPoseEstimator:
         detector_options: Mapping[str, Any] | None = None,
         preprocess: str = "auto",
         mirror_average: bool = DEFAULT_MIRROR_AVERAGE,
+        spinning: bool = True,
     ) -> None:
         if preprocess not in ("auto", "numpy", "torch"):
             raise ValueError(f"preprocess must be 'auto', 'numpy' or 'torch', got {preprocess!r}")
@@ -214,7 +217,7 @@ class HeadPoseEstimator:
                 )
         self.weights = Path(weights)
         self.runner = PoseNetRunner(self.weights, device=device, backend=backend, threads=threads,
-                                    mirror_average=mirror_average)
+                                    mirror_average=mirror_average, spinning=spinning)
         self.config: ModelConfig = self.runner.config
         if preprocess == "torch" and self.runner.backend != "torch":
             raise ValueError("preprocess='torch' needs the torch backend")

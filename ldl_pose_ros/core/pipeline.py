@@ -52,13 +52,16 @@ __all__ = ["FrameOutputs", "FramePipeline", "build_estimator", "build_tracker",
 def build_estimator(params: Params = DEFAULTS, warm_up: bool = True) -> HeadPoseEstimator:
     """The estimator of these parameters (network threads, detector and its options).
 
-    Sets OpenCV's thread count to the same number.  With ``warm_up`` one detection
-    and one network call are run, so that the first frame is not slow.
+    Sets OpenCV's thread count to the same number.  The node detects one frame while
+    the network runs on the previous one, so where the network's threads take every
+    core its thread pool does not spin between calls (it would hold the detector's
+    core).  With ``warm_up`` one detection and one network call are run, so that the
+    first frame is not slow.
     """
     import cv2
 
     from ldl_pose_ros.core.estimator import HeadPoseEstimator
-    from ldl_pose_ros.model.runner import default_threads
+    from ldl_pose_ros.model.runner import default_threads, usable_cpus
 
     m, d = params.model, params.detection
     threads = m.threads or default_threads()
@@ -69,6 +72,7 @@ def build_estimator(params: Params = DEFAULTS, warm_up: bool = True) -> HeadPose
         max_faces=d.max_faces, min_face_size=d.min_face_size, threads=threads,
         max_megapixels=d.max_image_megapixels,
         detector_options=_detector_options(d), mirror_average=m.mirror_average,
+        spinning=threads < usable_cpus(),
     )
     if warm_up:
         est.estimate(np.zeros((64, 64, 3), np.uint8))
