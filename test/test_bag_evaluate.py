@@ -406,3 +406,29 @@ def test_cli_reports_missing_topic(tmp_path, demo_mcap, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "topic /missing is not in" in err and make_demo.COMPRESSED_TOPIC in err
+
+
+def test_output_bag_reads_the_same_with_an_independent_mcap_reader(tmp_path, demo_mcap, params,
+                                                                   estimator):
+    """Foxglove's ``mcap`` reader decodes the output bag to the messages rosbags reads."""
+    from _mcap_check import read_independently
+
+    res = _evaluate(demo_mcap, tmp_path, params, estimator, annotated="jpeg")
+    assert res.exit_code == 0
+    ours = _read(tmp_path / "output_bag")
+    theirs = read_independently(tmp_path / "output_bag")
+    assert {t: len(v) for t, v in theirs.items()} == {t: len(v) for t, v in ours.items()}
+    assert {"/head_poses", "/tf", "/image_annotated/compressed"} <= set(theirs)
+    for topic in theirs:
+        assert [t for t, _ in theirs[topic]] == sorted(t for t, _ in ours[topic]), topic
+    for (_, a), (_, b) in zip(theirs["/head_poses"], ours["/head_poses"], strict=True):
+        assert (a.header.stamp.sec, a.header.stamp.nanosec, a.header.frame_id) == (
+            b.header.stamp.sec, b.header.stamp.nanosec, b.header.frame_id)
+        assert [(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w)
+                for p in a.poses] == [(p.orientation.x, p.orientation.y, p.orientation.z,
+                                       p.orientation.w) for p in b.poses]
+    for (_, a), (_, b) in zip(theirs["/tf"], ours["/tf"], strict=True):
+        assert [t.child_frame_id for t in a.transforms] == [t.child_frame_id
+                                                            for t in b.transforms]
+        assert [t.transform.translation.z for t in a.transforms] == [
+            t.transform.translation.z for t in b.transforms]

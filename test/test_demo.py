@@ -31,6 +31,13 @@ def test_demo_runs_and_reports(tmp_path, tiny_weights):
     assert (out / "report" / "report.md").is_file()
     assert (out / "live_recording" / "metadata.yaml").is_file()
     assert (out / "demo_recording" / "metadata.yaml").is_file()
+    # The node's outputs recorded from DDS read with an independent MCAP reader too.
+    from _mcap_check import read_independently
+
+    live = read_independently(out / "live_recording")
+    assert len(live["/head_poses"]) == 16
+    assert {"/tf", "/primary_head_pose", "/diagnostics"} <= set(live)
+    assert all(m.header.frame_id for _, m in live["/head_poses"])
 
 
 def test_demo_without_weights_says_what_to_do(tmp_path):
