@@ -21,7 +21,8 @@
 #                reads the packed cache in cache/: training/accelerator_prepare.sh)
 #   --rehearse   the same on this machine's CPU, small: 1 thread, 2 loader workers,
 #                batch 16, 2 epochs, 1.5 minutes unless --minutes is given
-#   after --      more options for python -m training.train (e.g. --resume, --seed)
+#   after --      more options for the first stage's python -m training.train (e.g.
+#                --resume, --seed)
 #
 # Interpreter: scripts/gpu_python.sh (python3 of the machine when it has a CUDA torch and
 # every module training needs; else a venv over it with the wheels carried in
@@ -37,7 +38,8 @@ minutes=""
 config=training/configs/default_model_gpu.yaml
 rehearse=0
 share=0.3
-extra=()
+extra=()  # the trainer options of both stages (the rehearsal's, loader workers)
+user=()   # after --: the first stage's only (e.g. --resume, --seed)
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2 ;;
@@ -45,13 +47,13 @@ while [ $# -gt 0 ]; do
     --config) config=$2; shift 2 ;;
     --rehearse) rehearse=1; shift ;;
     --average-share) share=$2; shift 2 ;;
-    --) shift; extra+=("$@"); break ;;
+    --) shift; user+=("$@"); break ;;
     *) echo "error: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
 if [ "$rehearse" = 1 ]; then
   minutes=${minutes:-1.5}
-  extra=(--device cpu --threads 1 --num-workers 2 --batch-size 16 --epochs 2 "${extra[@]}")
+  extra=(--device cpu --threads 1 --num-workers 2 --batch-size 16 --epochs 2)
 fi
 minutes=${minutes:-7.5}
 if ! [[ $share =~ ^(0(\.[0-9]+)?|\.[0-9]+)$ ]]; then
@@ -113,7 +115,7 @@ train() {  # train MINUTES OUT_DIR TRAIN_OPTIONS...
 }
 
 rc=0
-train "$first" "$out" --config "$config" "${extra[@]}" || rc=$?
+train "$first" "$out" --config "$config" "${extra[@]}" "${user[@]}" || rc=$?
 "$py" -m training.run_report "$out" | tee -a "$out/train.log" || true
 
 if [ "$rc" = 0 ] && "$py" -c 'import sys; sys.exit(not float(sys.argv[1]) > 0)' "$share"; then
