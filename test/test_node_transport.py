@@ -187,7 +187,11 @@ def _stamp(ns: int) -> Time:
 
 
 def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> None:
-    """Sim time: latency against /clock; stamps from another clock: none, and a warning."""
+    """Sim time: latency against /clock; stamps from another clock: none, and a warning.
+
+    Images stamped 0 (a driver that does not stamp) get none either, and a warning of
+    their own (what that does to TF).
+    """
     from rosgraph_msgs.msg import Clock
 
     h = ros_peer
@@ -210,12 +214,13 @@ def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> 
     thread.start()
     img = h.demo_image()
 
-    def send(offset_ns: int) -> None:
-        stamp = _stamp(sim_now() - 20_000_000 + offset_ns)  # taken 20 ms ago
+    def send(offset_ns: int | None) -> None:
+        # taken 20 ms ago; None: not stamped
+        stamp = _stamp(0 if offset_ns is None else sim_now() - 20_000_000 + offset_ns)
         pub_info.publish(h.camera_info(img.shape[1], img.shape[0], stamp))
         pub_image.publish(h.image_msg(img, stamp))
 
-    def window(offset_ns: int) -> list[dict[str, str]]:
+    def window(offset_ns: int | None) -> list[dict[str, str]]:
         """The node's diagnostics while such frames come (those with frames processed)."""
         first = len(h.messages("/diagnostics"))
         t0 = time.monotonic()
@@ -231,6 +236,7 @@ def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> 
         assert h.wait_for(lambda: pub_image.get_subscription_count() > 0, 10.0)
         in_domain = window(0)
         ahead = window(7200 * 1_000_000_000)  # stamps two hours ahead of /clock
+        unstamped = window(None)
     finally:
         stop.set()
         thread.join(2.0)
@@ -244,6 +250,10 @@ def test_latency_in_the_clock_domain_of_the_stamps(ros_peer: Any, node: Any) -> 
     assert all("2.0 h ahead of the node's clock" in d["latency_note"] for d in ahead), [
         d["latency_note"] for d in ahead]
     assert "ahead of the node's clock: latency not measured" in node.output()
+    assert unstamped and all(d["latency_ms_median"] == "nan" for d in unstamped), unstamped
+    assert all(d["latency_note"].startswith("image stamps are 0: the camera driver does not")
+               for d in unstamped), [d["latency_note"] for d in unstamped]
+    assert "(TF_REPEATED_DATA): stamp the images in the driver" in node.output()
 
 
 # -- 5. a slow node with the same name --------------------------------------------------

@@ -40,7 +40,12 @@ from ldl_pose_ros.core.messages import Message, stamp_seconds
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
 from ldl_pose_ros.core.scheduler import DecodedFrame
-from ldl_pose_ros.ros.diagnostics import StreamStats, stamp_latency_ms, stream_status
+from ldl_pose_ros.ros.diagnostics import (
+    UNSTAMPED_NOTE,
+    StreamStats,
+    stamp_latency_ms,
+    stream_status,
+)
 from ldl_pose_ros.ros.input_qos import FollowingSubscription
 from ldl_pose_ros.ros.messages import RclpyMessages
 
@@ -178,10 +183,11 @@ class CameraStream:
         stages = {**out.times.as_dict(), "publish": (time.perf_counter() - t_post) * 1e3}
         latency = None
         stamp = stamp_seconds(msg.header.stamp)
+        note = UNSTAMPED_NOTE
         if stamp > 0:  # in the clock domain of the stamps: the node's (sim time if used)
             latency, note = stamp_latency_ms(stamp, self.node.get_clock().now().nanoseconds)
-            if self.stats.note_clock(note):
-                self.node.get_logger().warning(note)
+        if self.stats.note_clock(note):
+            self.node.get_logger().warning(note)
         self.stats.frame_processed(len(out.shown), stages, (t_post - started) * 1e3, latency,
                                    annotated)
 

@@ -13,7 +13,8 @@ Latency is measured in the clock domain of the stamps: the node's clock, which
 follows ``/clock`` with ``use_sim_time:=true`` (a recording played with ``--clock``).
 Stamps more than :data:`CLOCK_DOMAIN_TOLERANCE_S` away from that clock (a
 recording played without ``/clock``, a camera with another time base) give no
-latency and a warning that says why (:func:`stamp_latency_ms`).
+latency and a warning that says why (:func:`stamp_latency_ms`); so do images
+stamped 0 (:data:`UNSTAMPED_NOTE`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ STAGES = ("decode", "detect", "crop", "network", "post", "publish")
 BAD_INPUT_LOG_PERIOD_S = 5.0
 #: Stamps further than this (s) from the node's clock are not in its clock domain.
 CLOCK_DOMAIN_TOLERANCE_S = 60.0
+#: Why a frame stamped 0 (or before 1970) has no latency, and what it does to TF.
+UNSTAMPED_NOTE = ("image stamps are 0: the camera driver does not stamp its images. Latency "
+                  "is not measured, and the outputs carry stamp 0 like their image, so TF "
+                  "listeners keep the first transform of each face frame and drop the rest "
+                  "(TF_REPEATED_DATA): stamp the images in the driver")
 _WINDOW = 1000
 
 
@@ -118,11 +124,16 @@ class StreamStats:
             self.lost += max(0, count)
 
     def note_clock(self, note: str) -> bool:
-        """Why the last frame had no latency ('' if it had one); True when a note begins."""
+        """Why the last frame had no latency ('' if it had one).
+
+        True when a note begins, or when unstamped images follow stamped ones in
+        another clock or back (a new cause; a clock offset that only grows is not).
+        """
         with self.lock:
-            began = bool(note) and not self._clock_note
+            previous = self._clock_note
             self._clock_note = note
-            return began
+            return bool(note) and (not previous or (note == UNSTAMPED_NOTE)
+                                   != (previous == UNSTAMPED_NOTE))
 
     def bad_input(self, kind: str, message: str) -> tuple[int, bool]:
         """Count bad input of ``kind``; returns the count and whether to log it now."""
