@@ -125,6 +125,26 @@ def test_bombs_and_undocumented_formats_are_refused_before_decoding(
     assert node.proc.poll() is None
 
 
+def test_a_stamp_with_nanoseconds_of_a_second_or_more_is_refused(
+        harness: Any, nodes: dict[str, Any]) -> None:
+    """builtin_interfaces/Time needs nanosec < 1e9: such a frame is counted, not published."""
+    node = nodes["hostile"]
+    _good_frame(harness, harness.pub_hostile, NS)
+    before = _counter(harness, "bad_input_stamp")
+    assert before == 0
+    data = DEMO_IMAGE.read_bytes()
+    good = harness.next_stamp()
+    bad = Time(sec=good.sec, nanosec=1_000_000_000 + good.nanosec)
+    harness.pub_hostile.publish(_compressed(data, bad))
+    assert harness.wait_for(lambda: _counter(harness, "bad_input_stamp") > before, 20.0), (
+        harness.diag(f"{NS}/ldl_pose_node"))
+    assert harness.find(f"{NS}/head_poses", bad) is None
+    assert "bad input (stamp, 1 so far): header stamp nanosec" in node.output()
+    _good_frame(harness, harness.pub_hostile, NS)  # still serving
+    assert _counter(harness, "bad_input_processing") == 0
+    assert node.proc.poll() is None
+
+
 def test_absurd_focal_lengths_are_refused(harness: Any, nodes: dict[str, Any]) -> None:
     data = DEMO_IMAGE.read_bytes()
     w, h = 512, 512

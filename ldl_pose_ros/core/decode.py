@@ -97,7 +97,8 @@ class InputError(ImageError):
     """An input message that cannot be used; ``kind`` is a short category for diagnostics.
 
     Kinds: ``encoding``, ``size`` (zero size, step or data length mismatch),
-    ``too_large``, ``decode`` (compressed data).
+    ``too_large``, ``decode`` (compressed data), ``stamp`` (a header stamp that is no
+    ``builtin_interfaces/Time``: nanoseconds of 1e9 or more).
     """
 
     def __init__(self, message: str, kind: str) -> None:

@@ -35,7 +35,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from ldl_pose_ros.core.camera import IntrinsicsError
-from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
+from ldl_pose_ros.core.decode import InputError, compressed_to_array, image_to_array
 from ldl_pose_ros.core.messages import Message, stamp_seconds
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
@@ -159,9 +159,14 @@ class CameraStream:
         """The message's pixels (a view of ``msg.data`` for raw images) and stamp.
 
         The stamp is the header's, or the arrival time (monotonic) when the header has
-        none.  Raises ``ImageError`` for bad input.
+        none.  Raises ``ImageError`` for bad input: the pixels, or a stamp whose
+        nanoseconds are not below 1e9 (outputs must carry a valid copy of it).
         """
         t0 = time.perf_counter()
+        nanosec = msg.header.stamp.nanosec
+        if nanosec >= 1_000_000_000:
+            raise InputError(f"header stamp nanosec {nanosec} is not below 1e9 (an invalid "
+                             "builtin_interfaces/Time): frame not processed", "stamp")
         max_pixels = int(self.pipeline.params.detection.max_image_megapixels * 1e6)
         if isinstance(msg, CompressedImage):
             image, color = compressed_to_array(msg, max_pixels)

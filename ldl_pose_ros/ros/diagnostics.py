@@ -28,7 +28,8 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 #: Kinds of bad input, counted separately (``bad_input_<kind>``).
-BAD_INPUT_KINDS = ("encoding", "size", "too_large", "decode", "camera_info", "processing")
+BAD_INPUT_KINDS = ("encoding", "size", "too_large", "decode", "stamp", "camera_info",
+                   "processing")
 #: Pipeline stages timed per frame and reported (window medians) as ``stage_ms_<stage>``.
 STAGES = ("decode", "detect", "crop", "network", "post", "publish")
 #: A kind of bad input is logged at most once per this many seconds.
