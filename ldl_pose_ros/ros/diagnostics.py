@@ -62,6 +62,11 @@ def stamp_latency_ms(stamp_s: float, now_ns: int) -> tuple[float | None, str]:
     return offset * 1e3, ""
 
 
+def _clock_cause(note: str) -> str:
+    """Why a frame had no latency, in one word ('' when it had one)."""
+    return "" if not note else "unstamped" if note == UNSTAMPED_NOTE else "clock"
+
+
 def _duration(seconds: float) -> str:
     for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
         if seconds >= size:
@@ -131,10 +136,9 @@ class StreamStats:
         another clock or back (a new cause; a clock offset that only grows is not).
         """
         with self.lock:
-            previous = self._clock_note
+            previous = _clock_cause(self._clock_note)
             self._clock_note = note
-            return bool(note) and (not previous or (note == UNSTAMPED_NOTE)
-                                   != (previous == UNSTAMPED_NOTE))
+            return bool(note) and _clock_cause(note) != previous
 
     def bad_input(self, kind: str, message: str) -> tuple[int, bool]:
         """Count bad input of ``kind``; returns the count and whether to log it now."""
