@@ -316,6 +316,26 @@ def test_unknown_encodings_are_reported_per_frame(tmp_path, params, estimator):
         assert b.topics["/cam/image"].count == 4
 
 
+def test_image_with_invalid_stamp_is_refused_and_counted(tmp_path, params, estimator):
+    """A stamp with nanosec >= 1e9 is refused as the node does, not rolled over."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    bag = tmp_path / "stamp"
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        c = w.add_connection("/cam/image", io.IMAGE, typestore=io.typestore())
+        for i, nanosec in enumerate((100_000_000, 1_500_000_000, 300_000_000)):
+            header = MSGS.header(10 + i, nanosec, "cam")
+            msg = MSGS.image(header, np.zeros((48, 64, 3), np.uint8), "bgr8")
+            w.write(c, (10 + i) * 1_000_000_000, bytes(io.serialize(msg)))
+    res = _evaluate(bag, tmp_path / "out", params, estimator, no_gt=True)
+    rows = _csv(tmp_path / "out" / "frames.csv")
+    assert [r["status"] for r in rows] == ["ok", "bad_input", "ok"]
+    assert rows[1]["detail"].startswith("stamp:") and "1500000000" in rows[1]["detail"]
+    assert rows[1]["stamp"] == "0.000000000"  # no stamp rolled into the next second
+    assert [r["stamp"] for r in rows[::2]] == ["10.100000000", "12.300000000"]
+    assert res.exit_code == 0 and res.summary["frames_bad_input"] == 1
+
+
 def test_cli_exit_codes_for_bad_weights_and_unusable_images(tmp_path, tiny_weights, capsys):
     from ldl_pose_ros.cli import main
 

@@ -7,7 +7,8 @@ topics the caller wants to see), decodes each image (``core.decode``), runs it
 through :class:`ldl_pose_ros.core.pipeline.FramePipeline` at its header stamp and
 hands the result to the caller as a :class:`ProcessedFrame`.  Each image gets a
 :class:`~ldl_pose_ros.bag.records.FrameRecord`: ``bad_input`` with a reason when it
-cannot be deserialized or decoded (the pass goes on, as the node does), else ``ok``
+cannot be deserialized or decoded or its header stamp is no valid time (nanoseconds
+of 1e9 or more; the pass goes on, as the node does), else ``ok``
 with its processing time.  Images are decoded with their bounds checked first
 (``core.decode``: the size in the header against the pixel limit, compressed
 images only as JPEG or PNG), and the bag's chunks are decompressed with a bound
@@ -33,7 +34,7 @@ from ldl_pose_ros.bag import io
 from ldl_pose_ros.bag.metrics import PredFace
 from ldl_pose_ros.bag.records import CameraInfoUse, FrameRecord, damaged_after
 from ldl_pose_ros.core.camera import IntrinsicsError
-from ldl_pose_ros.core.decode import compressed_to_array, image_to_array
+from ldl_pose_ros.core.decode import check_stamp, compressed_to_array, image_to_array
 from ldl_pose_ros.core.faces import FaceTrack
 from ldl_pose_ros.core.imaging import ImageError
 from ldl_pose_ros.core.messages import Message
@@ -131,6 +132,12 @@ def _frame(m: io.RawMessage, pipeline: FramePipeline, frames: list[FrameRecord],
     except Exception as exc:  # noqa: BLE001 - one corrupt message
         frames.append(FrameRecord(len(frames), 0, m.log_time_ns, "", "bad_input",
                                   f"decode: cannot deserialize: {exc}"))
+        return
+    try:
+        check_stamp(msg.header.stamp)
+    except ImageError as exc:
+        frames.append(FrameRecord(len(frames), 0, m.log_time_ns, str(msg.header.frame_id),
+                                  "bad_input", f"stamp: {exc}"))
         return
     rec = FrameRecord(len(frames), io.stamp_key(msg.header.stamp), m.log_time_ns,
                       str(msg.header.frame_id))

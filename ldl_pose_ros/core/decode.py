@@ -37,13 +37,16 @@ Both properties are checked for arbitrary messages by ``test/test_reliability_de
 from __future__ import annotations
 
 import array
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from ldl_pose_ros.core.image_header import HeaderError, check_header, probe
 from ldl_pose_ros.core.imaging import ImageError
+
+if TYPE_CHECKING:
+    from ldl_pose_ros.core.messages import StampLike
 
 #: Default limit on width * height of an input image (50 MP, as ``imaging``).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -104,6 +107,19 @@ class InputError(ImageError):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def check_stamp(stamp: StampLike) -> None:
+    """Raise ``InputError`` (kind ``stamp``) unless ``stamp`` is a valid builtin Time.
+
+    Nanoseconds of 1e9 or more would be carried into the next second by any reader,
+    so a frame with such a stamp is refused rather than published or scored at a
+    time it does not say.
+    """
+    nanosec = int(stamp.nanosec)
+    if nanosec >= 1_000_000_000:
+        raise InputError(f"header stamp nanosec {nanosec} is not below 1e9 (an invalid "
+                         "builtin_interfaces/Time): frame not processed", "stamp")
 
 
 def _check_size(width: int, height: int, max_pixels: int | None) -> None:

@@ -35,7 +35,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from ldl_pose_ros.core.camera import IntrinsicsError
-from ldl_pose_ros.core.decode import InputError, compressed_to_array, image_to_array
+from ldl_pose_ros.core.decode import check_stamp, compressed_to_array, image_to_array
 from ldl_pose_ros.core.messages import Message, stamp_seconds
 from ldl_pose_ros.core.outputs import FrameOutputs
 from ldl_pose_ros.core.pipeline import FramePipeline
@@ -163,10 +163,7 @@ class CameraStream:
         nanoseconds are not below 1e9 (outputs must carry a valid copy of it).
         """
         t0 = time.perf_counter()
-        nanosec = msg.header.stamp.nanosec
-        if nanosec >= 1_000_000_000:
-            raise InputError(f"header stamp nanosec {nanosec} is not below 1e9 (an invalid "
-                             "builtin_interfaces/Time): frame not processed", "stamp")
+        check_stamp(msg.header.stamp)
         max_pixels = int(self.pipeline.params.detection.max_image_megapixels * 1e6)
         if isinstance(msg, CompressedImage):
             image, color = compressed_to_array(msg, max_pixels)
